@@ -1,0 +1,280 @@
+"""Graph convolution (Kipf & Welling, 2017): the normalised adjacency Â, the GCN layer, a 2-layer GCN.
+
+Equations 14-17 of the assignment::
+
+    H^(l+1) = σ(Â H^(l) W^(l)),   Â = D̃^-1/2 Ã D̃^-1/2,   Ã = A + I,   D̃_ii = Σ_j Ã_ij
+
+Only torch is used. A graph is given to :func:`normalized_adjacency` as
+
+* a dense ``(N, N)`` tensor, which gives a dense ``(N, N)`` Â;
+* a ``torch.sparse`` COO or CSR ``(N, N)`` tensor;
+* an edge list ``edge_index=``: an integer tensor ``(2, E)`` of (row, column) pairs (both
+  directions of every undirected edge listed, as in PyTorch Geometric), optional weights ``(E,)``
+  and ``num_nodes``.
+
+The sparse inputs give a sparse CSR Â, and the layer multiplies it with a sparse-dense product, so
+no dense N x N matrix is ever made for them. Build Â once per graph and reuse it for every layer and
+every step.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+import weakref
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# torch marks CSR as "beta" with a warning on every conversion; it works for everything used here.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
+# --------------------------------------------------------------------------------------------------
+# Â = D̃^-1/2 (A + I) D̃^-1/2
+# --------------------------------------------------------------------------------------------------
+def normalized_adjacency(adj: Tensor | None = None, *, edge_index: Tensor | None = None,
+                         edge_weight: Tensor | None = None, num_nodes: int | None = None,
+                         add_self_loops: bool = True, check: bool = True,
+                         dtype: torch.dtype | None = None) -> Tensor:
+    """Return Â = D̃^-1/2 Ã D̃^-1/2 of an undirected graph given as ``adj`` or as ``edge_index``.
+
+    Args:
+        adj: dense or sparse COO/CSR ``(N, N)`` adjacency; weights >= 0, symmetric.
+        edge_index: instead of ``adj``, an integer edge list ``(2, E)`` of (row, column) pairs, every
+            undirected edge listed in both directions (PyTorch Geometric's convention).
+        edge_weight: ``(E,)`` weights of ``edge_index`` (default: all 1).
+        num_nodes: N for ``edge_index`` (default: largest index + 1); give it when the last nodes
+            are isolated.
+        add_self_loops: build Ã = A + I. A node that already has a self-loop keeps it (and its
+            weight), every other node gets one of weight 1, so no node ends up with a double loop
+            (PyTorch Geometric's ``add_remaining_self_loops`` convention).
+        check: validate the input (square, symmetric, non-negative, finite). Costs one sort for a
+            sparse graph; switch it off only for graphs already known to be valid.
+        dtype: floating dtype of Â (default: A's floating dtype, else float32).
+
+    Returns:
+        Â: dense ``(N, N)`` for a dense ``adj``, otherwise a sparse CSR ``(N, N)`` tensor.
+        A node without any edge (possible only with ``add_self_loops=False``) has D̃_ii = 0 and
+        gets an all-zero row and column instead of a division by zero.
+
+    Raises:
+        ValueError: a non-square or asymmetric adjacency, a malformed edge list, an index out of
+            range, a negative or non-finite weight.
+    """
+    if (adj is None) == (edge_index is None):
+        raise ValueError("give exactly one of adj (a dense or sparse matrix) and edge_index")
+    graph = adj if adj is not None else edge_index
+    if not isinstance(graph, Tensor):
+        raise ValueError(f"the graph must be a torch.Tensor, got {type(graph).__name__}")
+    if adj is not None and adj.layout == torch.strided:
+        return _dense_normalized(adj, add_self_loops, check, dtype)
+    row, col, weight, n = _coo_parts(graph, edge_weight, num_nodes, dtype)  # row, col, weight: (E,)
+    if check:
+        _check_weights(weight)
+        _check_symmetric_sparse(row, col, weight, n)
+    if add_self_loops:
+        off = row != col
+        loop = torch.ones(n, dtype=weight.dtype, device=weight.device)  # (N,)
+        has_loop = (~off) & (weight > 0)
+        loop.index_put_((row[has_loop],), weight[has_loop], accumulate=False)
+        nodes = torch.arange(n, device=row.device)
+        row = torch.cat([row[off], nodes])  # (E' + N,)
+        col = torch.cat([col[off], nodes])
+        weight = torch.cat([weight[off], loop])
+    degree = torch.zeros(n, dtype=weight.dtype, device=weight.device).index_add_(0, row, weight)
+    d_inv_sqrt = _inverse_sqrt(degree)  # (N,)
+    values = d_inv_sqrt[row] * weight * d_inv_sqrt[col]  # (E' + N,)
+    a_hat = torch.sparse_coo_tensor(torch.stack([row, col]), values, (n, n), check_invariants=False)
+    return a_hat.coalesce().to_sparse_csr()  # duplicates summed, rows sorted
+
+
+def _dense_normalized(adj: Tensor, add_self_loops: bool, check: bool, dtype) -> Tensor:
+    if adj.dim() != 2 or adj.shape[0] != adj.shape[1]:
+        raise ValueError(f"adjacency must be a square (N, N) matrix, got shape {tuple(adj.shape)}")
+    a = adj.to(dtype or (adj.dtype if adj.is_floating_point() else torch.float32))  # (N, N)
+    if check:
+        _check_weights(a)
+        if not torch.allclose(a, a.T, rtol=1e-6, atol=1e-8):
+            i, j = torch.nonzero(~torch.isclose(a, a.T, rtol=1e-6, atol=1e-8))[0].tolist()
+            raise ValueError(f"adjacency is not symmetric (A[{i},{j}]={a[i, j].item():g} but "
+                             f"A[{j},{i}]={a[j, i].item():g}); the GCN needs an undirected graph")
+    if add_self_loops:
+        diagonal = a.diagonal()
+        a = a.clone()
+        a.diagonal().copy_(torch.where(diagonal > 0, diagonal, torch.ones_like(diagonal)))
+    d_inv_sqrt = _inverse_sqrt(a.sum(dim=1))  # (N,)
+    return d_inv_sqrt[:, None] * a * d_inv_sqrt[None, :]  # (N, N)
+
+
+def _coo_parts(adj: Tensor, edge_weight, num_nodes, dtype):
+    """(row, col, weight, N) of an edge list or a sparse COO/CSR matrix, duplicates summed."""
+    if adj.layout == torch.strided:  # an edge list (2, E)
+        if adj.dim() != 2 or adj.shape[0] != 2 or adj.is_floating_point() or adj.dtype == torch.bool:
+            raise ValueError(f"edge_index must be an integer tensor of shape (2, E), got "
+                             f"{adj.dtype} {tuple(adj.shape)}")
+        if adj.numel() and int(adj.min()) < 0:
+            raise ValueError(f"edge list has a negative node index ({int(adj.min())})")
+        n = int(adj.max()) + 1 if num_nodes is None and adj.numel() else int(num_nodes or 0)
+        if adj.numel() and int(adj.max()) >= n:
+            raise ValueError(f"edge list refers to node {int(adj.max())} but num_nodes is {n}")
+        if edge_weight is None:
+            edge_weight = torch.ones(adj.shape[1], dtype=dtype or torch.float32, device=adj.device)
+        elif edge_weight.shape != (adj.shape[1],):
+            raise ValueError(f"edge_weight must have shape ({adj.shape[1]},) like the edge list, "
+                             f"got {tuple(edge_weight.shape)}")
+        coo = torch.sparse_coo_tensor(adj.long(), edge_weight, (n, n), check_invariants=False)
+    elif adj.layout in (torch.sparse_coo, torch.sparse_csr):
+        if adj.dim() != 2 or adj.shape[0] != adj.shape[1]:
+            raise ValueError(f"adjacency must be a square (N, N) matrix, got shape {tuple(adj.shape)}")
+        if edge_weight is not None:
+            raise ValueError("edge_weight is only for an edge list; a sparse matrix holds its weights")
+        coo = adj.to_sparse_coo() if adj.layout == torch.sparse_csr else adj
+    else:
+        raise ValueError(f"unsupported adjacency layout {adj.layout}; use dense, COO, CSR or an edge list")
+    coo = coo.coalesce()
+    weight = coo.values()
+    weight = weight.to(dtype or (weight.dtype if weight.is_floating_point() else torch.float32))
+    row, col = coo.indices()
+    return row, col, weight, coo.shape[0]
+
+
+def _check_weights(weight: Tensor) -> None:
+    if not torch.isfinite(weight).all():
+        raise ValueError("adjacency has a non-finite (NaN or infinite) edge weight")
+    if (weight < 0).any():
+        raise ValueError(f"adjacency has a negative edge weight ({weight.min().item():g}); "
+                         "GCN edge weights must be >= 0")
+
+
+def _check_symmetric_sparse(row: Tensor, col: Tensor, weight: Tensor, n: int) -> None:
+    """The coalesced (row, col) keys are sorted and unique; A is symmetric iff its transposed keys,
+    sorted, are the same keys with the same weights."""
+    key = row * n + col  # (E,) sorted ascending by coalesce
+    transposed_key, order = torch.sort(col * n + row)
+    mismatch = transposed_key != key
+    if not mismatch.any() and torch.allclose(weight[order], weight, rtol=1e-6, atol=1e-8):
+        return
+    bad = int(torch.nonzero(mismatch | ~torch.isclose(weight[order], weight, rtol=1e-6, atol=1e-8))[0])
+    i, j = int(col[order][bad]), int(row[order][bad])
+    raise ValueError(f"adjacency is not symmetric (edge {i}->{j} has no equal reverse edge {j}->{i}); "
+                     "the GCN needs an undirected graph: list every edge in both directions")
+
+
+def _inverse_sqrt(degree: Tensor) -> Tensor:
+    """D̃^-1/2 as a vector; 0 where the degree is 0 (an isolated node without a self-loop)."""
+    return torch.where(degree > 0, degree.clamp_min(torch.finfo(degree.dtype).tiny).rsqrt(),
+                       torch.zeros_like(degree))
+
+
+# --------------------------------------------------------------------------------------------------
+# Sparse-dense product with a cheap backward
+# --------------------------------------------------------------------------------------------------
+_last_transpose: tuple = (None, None, None)  # (weakref to Â, its _version, Âᵀ as CSR)
+
+
+def _csr_transpose(a: Tensor) -> Tensor:
+    """Âᵀ as CSR, computed once per Â (the backward of Â @ X needs Âᵀ @ G every step)."""
+    global _last_transpose
+    ref, version, a_t = _last_transpose
+    if ref is None or ref() is not a or version != a._version:
+        a_t = a.t().to_sparse_csr()  # one sort of the nonzeros
+        _last_transpose = (weakref.ref(a), a._version, a_t)
+    return a_t
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """Â @ X for a constant CSR Â; the backward is Âᵀ @ G with a cached CSR Âᵀ."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, x: Tensor) -> Tensor:  # a: (N, N) CSR, x: (N, F) -> (N, F)
+        ctx.a = a
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # grad: (N, F)
+        return None, torch.sparse.mm(_csr_transpose(ctx.a), grad)
+
+
+def propagate(a_hat: Tensor, x: Tensor) -> Tensor:
+    """Â @ X for a dense, COO or CSR Â ``(N, N)`` and X ``(N, F)``; returns ``(N, F)``."""
+    if a_hat.layout == torch.sparse_csr:
+        return _SparseMatmul.apply(a_hat.detach(), x)
+    if a_hat.layout == torch.sparse_coo:
+        return torch.sparse.mm(a_hat, x)
+    return a_hat @ x
+
+
+def _check_inputs(h: Tensor, a_hat: Tensor, in_features: int) -> None:
+    if a_hat.dim() != 2 or a_hat.shape[0] != a_hat.shape[1]:
+        raise ValueError(f"A_hat must be a square (N, N) matrix, got shape {tuple(a_hat.shape)}")
+    if h.dim() != 2 or h.shape[1] != in_features:
+        raise ValueError(f"H must have shape (N, {in_features}), got {tuple(h.shape)}")
+    if h.shape[0] != a_hat.shape[0]:
+        raise ValueError(f"H has {h.shape[0]} rows but the graph has {a_hat.shape[0]} nodes; "
+                         "there must be one feature row per node")
+
+
+# --------------------------------------------------------------------------------------------------
+# The layer and the model
+# --------------------------------------------------------------------------------------------------
+class GCNLayer(nn.Module):
+    """One graph convolution, equation 14: H' = σ(Â H W) (+ b), Â = D̃^-1/2 (A + I) D̃^-1/2.
+
+    The layer returns the pre-activation Â H W + b; σ is applied by the model, so the same layer
+    also serves as the output layer. W is ``(in_features, out_features)`` as in the equation.
+
+    forward(H, A_hat): H ``(N, in_features)``, A_hat ``(N, N)`` dense or sparse (COO/CSR, from
+    :func:`normalized_adjacency`) -> ``(N, out_features)``. It computes Â(HW) or (ÂH)W, whichever
+    multiplies Â with the narrower matrix. Â is a constant: no gradient flows into it.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))  # W: (in, out)
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None  # b: (out,)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Glorot/Xavier uniform W ~ U(-r, r), r = sqrt(6 / (in + out)); b = 0."""
+        bound = math.sqrt(6.0 / (self.in_features + self.out_features))
+        nn.init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, h: Tensor, a_hat: Tensor) -> Tensor:
+        _check_inputs(h, a_hat, self.in_features)
+        if self.out_features <= self.in_features:
+            out = propagate(a_hat, h @ self.weight)  # (N, out) -> Â(HW): (N, out)
+        else:
+            out = propagate(a_hat, h) @ self.weight  # (N, in) -> (ÂH)W: (N, out)
+        return out + self.bias if self.bias is not None else out
+
+    def __repr__(self) -> str:
+        extra = "" if self.bias is not None else ", bias=False"
+        return f"{type(self).__name__}({self.in_features}, {self.out_features}{extra})"
+
+
+class GCN(nn.Module):
+    """The two-layer GCN of Kipf & Welling: Z = softmax(Â ReLU(Â X W0) W1).
+
+    forward(X, A_hat): X ``(N, in_features)``, A_hat ``(N, N)`` -> log-probabilities
+    ``(N, num_classes)`` (log-softmax, for ``F.nll_loss``). :meth:`hidden` gives the ``(N, hidden)``
+    node embedding ReLU(Â X W0) that the output layer classifies.
+    """
+
+    def __init__(self, in_features: int, hidden_features: int, num_classes: int,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.layer1 = GCNLayer(in_features, hidden_features)
+        self.layer2 = GCNLayer(hidden_features, num_classes)
+        self.dropout = dropout
+
+    def hidden(self, x: Tensor, a_hat: Tensor) -> Tensor:
+        x = F.dropout(x, self.dropout, self.training)
+        return torch.relu(self.layer1(x, a_hat))  # (N, hidden)
+
+    def forward(self, x: Tensor, a_hat: Tensor) -> Tensor:
+        h = F.dropout(self.hidden(x, a_hat), self.dropout, self.training)
+        return F.log_softmax(self.layer2(h, a_hat), dim=1)  # (N, num_classes)
