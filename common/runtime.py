@@ -71,7 +71,7 @@ def environment_info() -> dict:
     """Versions and machine facts saved next to every result and inside every checkpoint."""
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the most optimisation steps")
     optim.add_argument("--max_norm", type=positive_float, default=10.0,
                        help="clip the global gradient norm to this value")
+    optim.add_argument("--time_limit", type=positive_float, default=None,
+                       help="stop training after this many seconds (checked at evaluations)")
 
     book = parser.add_argument_group("evaluation and bookkeeping")
     book.add_argument("--eval_every", type=positive_int, default=100,
@@ -250,6 +252,9 @@ def train(args, progress: bool = True) -> dict:
                           f"{test_loss:.4f}  accuracy {test_acc:.4f}", flush=True)
                 if not args.no_early_stop and state["streak"] >= args.early_stop_patience:
                     status = "early_stop"
+                    break
+                if args.time_limit and state["elapsed"] >= args.time_limit:
+                    status = "time_limit"
                     break
             if args.checkpoint_every and step % args.checkpoint_every == 0:
                 state["elapsed"] = time.perf_counter() - started

@@ -1,0 +1,73 @@
+"""The palindrome data: what the network reads, what it must answer, and that seeds fix both."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from part1.dataset import PalindromeDataset, encode_input, fixed_test_set, mirror, one_hot
+
+
+@pytest.mark.parametrize("length", [2, 5, 6, 31])
+def test_items_are_palindrome_prefixes_and_target_is_first_digit(length):
+    data = PalindromeDataset(length, seed=3)
+    for idx in range(20):
+        digits, target = data[idx]
+        assert digits.dtype == np.float32 and digits.shape == (length - 1,)
+        assert isinstance(target, int) and target == digits[0]
+        full = np.append(digits, target)
+        assert np.array_equal(full, full[::-1])
+
+
+def test_items_depend_only_on_seed_and_index():
+    a, b, c = PalindromeDataset(9, seed=1), PalindromeDataset(9, seed=1), PalindromeDataset(9, seed=2)
+    assert all(np.array_equal(a[i][0], b[i][0]) for i in range(10))
+    assert not all(np.array_equal(a[i][0], c[i][0]) for i in range(10))
+    assert not np.array_equal(a[0][0], a[1][0]) or not np.array_equal(a[1][0], a[2][0])
+
+
+@pytest.mark.parametrize("length", [2, 7, 8])
+def test_batches_are_palindromes_and_reproducible(length):
+    data = PalindromeDataset(length)
+    digits, targets = data.sample_batch(64, torch.Generator().manual_seed(5))
+    assert digits.shape == (64, length - 1) and digits.dtype == torch.float32
+    assert targets.dtype == torch.int64
+    full = torch.cat([digits, targets[:, None].float()], dim=1)
+    assert torch.equal(full, full.flip(1))
+    assert torch.equal(targets, digits[:, 0].long())
+    again, _ = data.sample_batch(64, torch.Generator().manual_seed(5))
+    assert torch.equal(digits, again)
+    # all ten digits appear, roughly uniformly
+    counts = torch.bincount(targets, minlength=10)
+    assert (counts > 0).sum() >= 8
+
+
+def test_fixed_test_set_never_changes_and_differs_from_training():
+    x1, y1 = fixed_test_set(20, 500)
+    x2, y2 = fixed_test_set(20, 500)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    train_x, _ = PalindromeDataset(20, seed=0).sample_batch(500, torch.Generator().manual_seed(0))
+    assert not torch.equal(x1, train_x)
+    assert torch.equal(fixed_test_set(20, 100)[0], x1[:100])  # a smaller set is a prefix
+
+
+def test_mirror_odd_and_even():
+    left = torch.tensor([[1, 2, 3]])
+    assert mirror(left, 5).tolist() == [[1, 2, 3, 2, 1]]
+    assert mirror(left, 6).tolist() == [[1, 2, 3, 3, 2, 1]]
+
+
+def test_one_hot_and_encode_input():
+    digits = torch.tensor([[3.0, 0.0, 9.0]])
+    hot = one_hot(digits)
+    assert hot.shape == (1, 3, 10) and hot.dtype == torch.float32
+    assert hot.argmax(-1).tolist() == [[3, 0, 9]] and hot.sum().item() == 3
+    assert encode_input(digits, 1).shape == (1, 3, 1)
+    assert torch.equal(encode_input(digits, 10), hot)
+    with pytest.raises(ValueError):
+        encode_input(digits, 4)
+
+
+def test_too_short_palindrome_is_rejected():
+    with pytest.raises(ValueError, match="at least 2"):
+        PalindromeDataset(1)

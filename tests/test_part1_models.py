@@ -1,0 +1,149 @@
+"""The hand-written cells against PyTorch's own nn.RNN / nn.LSTM, gradients, and the rules of the code."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+
+from part1.lstm import LSTM
+from part1.vanilla_rnn import VanillaRNN
+
+ROOT = Path(__file__).resolve().parents[1]
+N_HIDDEN, N_CLASSES, T = 7, 10, 6
+
+
+def copy_into_nn_rnn(model: VanillaRNN) -> torch.nn.RNN:
+    ref = torch.nn.RNN(model.input_dim, model.num_hidden, nonlinearity="tanh", batch_first=True)
+    ref = ref.double()
+    with torch.no_grad():
+        ref.weight_ih_l0.copy_(model.W_hx)
+        ref.weight_hh_l0.copy_(model.W_hh)
+        ref.bias_ih_l0.copy_(model.b_h)
+        ref.bias_hh_l0.zero_()
+    return ref
+
+
+def copy_into_nn_lstm(model: LSTM) -> torch.nn.LSTM:
+    ref = torch.nn.LSTM(model.input_dim, model.num_hidden, batch_first=True).double()
+    with torch.no_grad():  # PyTorch stacks the gates in the order i, f, g, o
+        ref.weight_ih_l0.copy_(torch.cat([model.W_ix, model.W_fx, model.W_gx, model.W_ox]))
+        ref.weight_hh_l0.copy_(torch.cat([model.W_ih, model.W_fh, model.W_gh, model.W_oh]))
+        ref.bias_ih_l0.copy_(torch.cat([model.b_i, model.b_f, model.b_g, model.b_o]))
+        ref.bias_hh_l0.zero_()
+    return ref
+
+
+def randomise(model: torch.nn.Module) -> torch.nn.Module:
+    """Non-trivial values everywhere, biases included, so that every term of the equations counts."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("input_dim", [1, 10])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_cell_agrees_with_pytorch(kind, input_dim, batch):
+    torch.manual_seed(batch * 100 + input_dim)
+    cls, copy = (VanillaRNN, copy_into_nn_rnn) if kind == "RNN" else (LSTM, copy_into_nn_lstm)
+    model = randomise(cls(T, input_dim, N_HIDDEN, N_CLASSES).double())
+    ref = copy(model)
+    x = torch.randn(batch, T, input_dim, dtype=torch.float64)
+    logits, hidden = model(x, return_hidden=True)
+    ref_out, _ = ref(x)  # (B, T, n)
+    for t in range(T):
+        torch.testing.assert_close(hidden[t], ref_out[:, t], atol=1e-6, rtol=0)
+    expected = ref_out[:, -1] @ model.W_ph.T + model.b_p
+    torch.testing.assert_close(logits, expected, atol=1e-6, rtol=0)
+    assert logits.shape == (batch, N_CLASSES)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_scalar_input_may_drop_the_last_axis(kind):
+    cls = VanillaRNN if kind == "RNN" else LSTM
+    model = randomise(cls(T, 1, N_HIDDEN, N_CLASSES).double())
+    x = torch.randn(3, T, dtype=torch.float64)
+    torch.testing.assert_close(model(x), model(x.unsqueeze(-1)))
+    with pytest.raises(ValueError, match="expected input of shape"):
+        model(torch.randn(3, T, 4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_gradcheck(kind):
+    torch.manual_seed(0)
+    cls = VanillaRNN if kind == "RNN" else LSTM
+    model = randomise(cls(4, 3, 5, 4).double())
+    x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    names = [name for name, _ in model.named_parameters()]
+
+    def f(x, *params):
+        out = torch.func.functional_call(model, dict(zip(names, params)), (x,))
+        return out
+
+    assert torch.autograd.gradcheck(f, (x, *model.parameters()), eps=1e-6, atol=1e-5)
+
+
+FORBIDDEN = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Linear", "linear", "Bilinear"}
+
+
+@pytest.mark.parametrize("filename", ["vanilla_rnn.py", "lstm.py"])
+def test_no_builtin_recurrent_or_linear_module(filename):
+    tree = ast.parse((ROOT / "part1" / filename).read_text(encoding="utf-8"))
+    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    assert not (used | imported) & FORBIDDEN, (used | imported) & FORBIDDEN
+
+
+@pytest.mark.parametrize("d,n,K", [(1, 128, 10), (10, 128, 10), (10, 7, 3)])
+def test_lstm_parameter_count(d, n, K):
+    model = LSTM(5, d, n, K)
+    count = sum(p.numel() for p in model.parameters())
+    assert count == 4 * (d * n + n * n + n) + (K * n + K)
+
+
+def test_parameters_are_named_and_shaped_as_the_equations():
+    d, n, K = 10, 6, 10
+    rnn = VanillaRNN(5, d, n, K)
+    assert {k: tuple(v.shape) for k, v in rnn.named_parameters()} == {
+        "W_hx": (n, d), "W_hh": (n, n), "b_h": (n,), "W_ph": (K, n), "b_p": (K,)}
+    lstm = LSTM(5, d, n, K)
+    shapes = {k: tuple(v.shape) for k, v in lstm.named_parameters()}
+    for gate in "gifo":
+        assert shapes[f"W_{gate}x"] == (n, d) and shapes[f"W_{gate}h"] == (n, n)
+        assert shapes[f"b_{gate}"] == (n,)
+    assert shapes["W_ph"] == (K, n) and shapes["b_p"] == (K,)
+
+
+def test_initialisation_choices():
+    torch.manual_seed(0)
+    n = 64
+    lstm = LSTM(20, 10, n, 10, forget_bias=1.0)
+    assert torch.all(lstm.b_f == 1.0) and torch.all(lstm.b_i == 0.0)
+    bound = 1 / n ** 0.5
+    assert lstm.W_gh.abs().max() <= bound
+    chrono = LSTM(20, 10, n, 10, chrono=True)
+    assert torch.all(chrono.b_f >= 0) and torch.all(chrono.b_f <= torch.log(torch.tensor(19.0)))
+    torch.testing.assert_close(chrono.b_i, -chrono.b_f)
+    rnn = VanillaRNN(20, 10, n, 10, recurrent_init="orthogonal")
+    torch.testing.assert_close(rnn.W_hh @ rnn.W_hh.T, torch.eye(n), atol=1e-5, rtol=0)
+    glorot = VanillaRNN(20, 10, n, 10, init="glorot", recurrent_init="same")
+    assert glorot.W_hh.abs().max() <= (6 / (2 * n)) ** 0.5
+    assert not torch.allclose(glorot.W_hh @ glorot.W_hh.T, torch.eye(n), atol=1e-2)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_hidden_states_carry_gradients(kind):
+    """dL/dh(t) is readable for every t from the states the model hands out."""
+    cls = VanillaRNN if kind == "RNN" else LSTM
+    model = cls(12, 10, 8, 10)
+    x = torch.nn.functional.one_hot(torch.randint(0, 10, (2, 12)), 10).float()
+    logits, hidden = model(x, return_hidden=True)
+    assert len(hidden) == 12
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([1, 2]))
+    grads = torch.autograd.grad(loss, hidden)
+    assert all(g.shape == (2, 8) for g in grads)
+    assert grads[-1].abs().sum() > 0 and grads[0].abs().sum() > 0

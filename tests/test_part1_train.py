@@ -1,0 +1,142 @@
+"""part1/train.py end to end: it learns T=5, resumes exactly, and rejects bad input in one line."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from part1 import train as train_mod
+from tests.conftest import ROOT, assert_one_line_error, run_script
+
+
+def run_train(tmp_path, *flags, name="run"):
+    return run_script("part1/train.py", "--out_dir", tmp_path / name, "--quiet", *flags)
+
+
+@pytest.mark.parametrize("model_type", ["RNN", "LSTM"])
+def test_learns_length_5_to_99_percent(tmp_path, model_type):
+    """The assignment's sanity check: both models are near-perfect at T=5 with the defaults."""
+    args = train_mod.parse_args(["--model_type", model_type, "--input_length", "5", "--out_dir",
+                                 str(tmp_path / model_type), "--train_steps", "3000",
+                                 "--test_size", "2000"])
+    result = train_mod.train(args, progress=False)
+    assert result["test_accuracy"] >= 0.99, result
+    out = tmp_path / model_type
+    rows = list(csv.DictReader(open(out / "metrics.csv", encoding="utf-8")))
+    assert rows and float(rows[0]["test_accuracy"]) < result["test_accuracy"]
+    saved = json.loads((out / "result.json").read_text(encoding="utf-8"))
+    assert saved["test_accuracy"] == result["test_accuracy"]
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["args"]["model_type"] == model_type and "torch" in config["environment"]
+
+
+def test_cli_runs_a_few_steps_from_inside_part1(tmp_path):
+    proc = run_script("train.py", "--model_type", "LSTM", "--input_length", "4", "--input_dim",
+                      "10", "--train_steps", "20", "--eval_every", "10", "--test_size", "100",
+                      "--eval_size", "100", "--out_dir", tmp_path / "x", cwd=ROOT / "part1")
+    assert proc.returncode == 0, proc.stderr
+    assert "held-out accuracy" in proc.stdout
+    assert (tmp_path / "x" / "model.pt").exists() and (tmp_path / "x" / "checkpoint.pt").exists()
+
+
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path):
+    flags = ["--model_type", "LSTM", "--input_length", "6", "--num_hidden", "16",
+             "--train_steps", "400", "--eval_every", "20", "--checkpoint_every", "20",
+             "--no_early_stop", "--test_size", "200", "--eval_size", "200", "--device", "cpu"]
+    whole = run_train(tmp_path, *flags, name="whole")
+    assert whole.returncode == 0, whole.stderr
+
+    cmd = [sys.executable, "part1/train.py", "--out_dir", str(tmp_path / "cut"), "--quiet", *flags]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = tmp_path / "cut" / "metrics.csv"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once a few checkpoints exist, well before the end
+        if metrics.exists() and len(metrics.read_text().splitlines()) > 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step_at_kill = len(metrics.read_text().splitlines()) - 1
+    assert step_at_kill < 20, "the run finished before it could be killed"
+    resumed = run_train(tmp_path, *flags, "--resume", name="cut")
+    assert resumed.returncode == 0, resumed.stderr
+
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["model"]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    strip = lambda path: [{k: v for k, v in r.items() if k != "seconds"}
+                          for r in csv.DictReader(open(path, encoding="utf-8"))]
+    assert strip(tmp_path / "whole" / "metrics.csv") == strip(tmp_path / "cut" / "metrics.csv")
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    cmd = [sys.executable, "part1/train.py", "--out_dir", str(tmp_path / "t"), "--quiet",
+           "--input_length", "30", "--train_steps", "100000", "--checkpoint_every", "0",
+           "--eval_every", "10", "--eval_size", "100", "--test_size", "100"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "t" / "metrics.csv"
+    deadline = time.time() + 60
+    while not metrics.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "SIGTERM: saved" in err and "Traceback" not in err
+    state = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)
+    assert state["progress"]["step"] >= 10
+
+
+BAD_FLAGS = [
+    (["--model_type", "GRU"], "invalid choice"),
+    (["--input_length", "1"], "at least 2"),
+    (["--input_length", "0"], "positive integer"),
+    (["--batch_size", "0"], "positive integer"),
+    (["--batch_size", "-5"], "positive integer"),
+    (["--learning_rate", "0"], "positive number"),
+    (["--learning_rate", "-1e-3"], "positive number"),
+    (["--learning_rate", "abc"], "not a valid float"),
+    (["--train_steps", "0"], "positive integer"),
+    (["--num_hidden", "0"], "positive integer"),
+    (["--max_norm", "-1"], "positive number"),
+    (["--input_dim", "3"], "invalid choice"),
+    (["--early_stop_accuracy", "1.5"], "(0, 1]"),
+    (["--eval_size", "500", "--test_size", "100"], "cannot exceed"),
+    (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "tpu"], "cuda"),
+    (["--resume"], "no checkpoint"),
+]
+
+
+@pytest.mark.parametrize("flags,message", BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
+def test_bad_flags_give_one_line_error(tmp_path, flags, message):
+    proc = run_train(tmp_path, "--train_steps", "5", *flags) if "--train_steps" not in flags \
+        else run_train(tmp_path, *flags)
+    assert_one_line_error(proc, message)
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    flags = ["--input_length", "3", "--train_steps", "10", "--eval_every", "5",
+             "--test_size", "50", "--eval_size", "50"]
+    assert run_train(tmp_path, *flags).returncode == 0
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    proc = run_train(tmp_path, *flags)
+    assert_one_line_error(proc, "--resume", "--overwrite")
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    assert_one_line_error(run_train(tmp_path, "--resume"), "cannot be read")
+
+
+def test_divergence_stops_with_advice(tmp_path):
+    proc = run_train(tmp_path, "--optimizer", "sgd", "--learning_rate", "1e30", "--max_norm",
+                     "1e30", "--train_steps", "50", "--eval_every", "5", "--input_length", "5")
+    assert_one_line_error(proc, "diverged at step", "--learning_rate")
