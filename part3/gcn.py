@@ -199,7 +199,7 @@ class _SparseMatmul(torch.autograd.Function):
 def propagate(a_hat: Tensor, x: Tensor) -> Tensor:
     """Â @ X for a dense, COO or CSR Â ``(N, N)`` and X ``(N, F)``; returns ``(N, F)``."""
     if a_hat.layout == torch.sparse_csr:
-        return _SparseMatmul.apply(a_hat.detach(), x)
+        return _SparseMatmul.apply(a_hat, x)
     if a_hat.layout == torch.sparse_coo:
         return torch.sparse.mm(a_hat, x)
     return a_hat @ x
