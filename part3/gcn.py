@@ -26,8 +26,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# torch marks CSR as "beta" with a warning on every conversion; it works for everything used here.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,7 +84,7 @@ def normalized_adjacency(adj: Tensor | None = None, *, edge_index: Tensor | None
     d_inv_sqrt = _inverse_sqrt(degree)  # (N,)
     values = d_inv_sqrt[row] * weight * d_inv_sqrt[col]  # (E' + N,)
     a_hat = torch.sparse_coo_tensor(torch.stack([row, col]), values, (n, n), check_invariants=False)
-    return a_hat.coalesce().to_sparse_csr()  # duplicates summed, rows sorted
+    return _to_csr(a_hat.coalesce())  # duplicates summed, rows sorted
 
 
 def _dense_normalized(adj: Tensor, add_self_loops: bool, check: bool, dtype) -> Tensor:
@@ -161,6 +159,14 @@ def _check_symmetric_sparse(row: Tensor, col: Tensor, weight: Tensor, n: int) ->
                      "the GCN needs an undirected graph: list every edge in both directions")
 
 
+def _to_csr(a: Tensor) -> Tensor:
+    """``a.to_sparse_csr()`` without torch's "CSR support is in beta" warning (it works for all
+    that is used here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return a.to_sparse_csr()
+
+
 def _inverse_sqrt(degree: Tensor) -> Tensor:
     """D̃^-1/2 as a vector; 0 where the degree is 0 (an isolated node without a self-loop)."""
     return torch.where(degree > 0, degree.clamp_min(torch.finfo(degree.dtype).tiny).rsqrt(),
@@ -178,7 +184,7 @@ def _csr_transpose(a: Tensor) -> Tensor:
     global _last_transpose
     ref, version, a_t = _last_transpose
     if ref is None or ref() is not a or version != a._version:
-        a_t = a.t().to_sparse_csr()  # one sort of the nonzeros
+        a_t = _to_csr(a.t())  # one sort of the nonzeros
         _last_transpose = (weakref.ref(a), a._version, a_t)
     return a_t
 
