@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from assets.gutenberg import strip_gutenberg
@@ -107,7 +108,7 @@ class TextDataset(torch.utils.data.Dataset):
             raise UserError(f"'{filename}' is too short for validation: the held-out tail has "
                             f"{len(self.val_text)} characters, seq_length {seq_length} needs {need}; "
                             "use a longer text or a larger --val_fraction")
-        ids = torch.tensor([self.char_to_ix[ch] for ch in text], dtype=torch.long)  # (N,)
+        ids = torch.from_numpy(_ids_of(text, self.chars))  # (N,)
         self.train_data = ids[:split]   # (N_train,)
         self.val_data = ids[split:]     # (N_val,)
 
@@ -127,7 +128,8 @@ class TextDataset(torch.utils.data.Dataset):
         """Ids (list, tuple or tensor) -> text."""
         if isinstance(char_ix, torch.Tensor):
             char_ix = char_ix.tolist()
-        return "".join(self.ix_to_char[int(i)] for i in char_ix)
+        chars = self.chars
+        return "".join([chars[i] for i in char_ix])
 
     # --- additions ----------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -152,6 +154,14 @@ class TextDataset(torch.utils.data.Dataset):
         x = self.val_data[: n * t].view(n, t)        # (W, T)
         y = self.val_data[1: n * t + 1].view(n, t)   # (W, T)
         return x, y
+
+
+def _ids_of(text: str, chars: list[str]) -> np.ndarray:
+    """Vectorised ``[chars.index(ch) for ch in text]`` for a sorted ``chars`` that covers ``text``:
+    code points (UTF-32) looked up with a binary search in the sorted code points of ``chars``."""
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)          # (N,)
+    table = np.array([ord(ch) for ch in chars], dtype=np.uint32)                # (V,), sorted
+    return np.searchsorted(table, points).astype(np.int64)                      # (N,)
 
 
 def encode(text: str, char_to_ix: dict) -> list[int]:

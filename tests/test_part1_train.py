@@ -100,7 +100,7 @@ BAD_FLAGS = [
     (["--batch_size", "0"], "positive integer"),
     (["--batch_size", "-5"], "positive integer"),
     (["--learning_rate", "0"], "positive number"),
-    (["--learning_rate", "-1e-3"], "positive number"),
+    (["--learning_rate=-1e-3"], "positive number"),
     (["--learning_rate", "abc"], "not a valid float"),
     (["--train_steps", "0"], "positive integer"),
     (["--num_hidden", "0"], "positive integer"),

@@ -1,0 +1,89 @@
+"""part2/model.py: shapes, stepping with a carried state, dropout, learning a short text."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from common.runtime import UserError
+from part2.model import TextGenerationModel
+from tests.test_part2_support import single_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+@pytest.mark.parametrize("embedding_dim", [16, 0])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_output_shapes(batch, embedding_dim):
+    model = TextGenerationModel(batch, 9, 13, lstm_num_hidden=20, lstm_num_layers=3, device="cpu",
+                                embedding_dim=embedding_dim)
+    x = torch.randint(0, 13, (batch, 9))
+    logits, (h, c) = model(x)
+    assert logits.shape == (batch, 9, 13)
+    assert h.shape == c.shape == (3, batch, 20)
+    logits2, _ = model(x[:, :4], (h, c))
+    assert logits2.shape == (batch, 4, 13)
+
+
+@pytest.mark.parametrize("embedding_dim", [16, 0])
+def test_one_step_at_a_time_equals_one_forward(embedding_dim):
+    torch.manual_seed(0)
+    model = TextGenerationModel(3, 15, 11, lstm_num_hidden=32, lstm_num_layers=2, device="cpu",
+                                embedding_dim=embedding_dim).eval()
+    x = torch.randint(0, 11, (3, 15))
+    with torch.no_grad():
+        full, (h_full, c_full) = model(x)
+        state, fwd_steps = None, []
+        for t in range(15):                      # nn.LSTM path with T = 1
+            out, state = model(x[:, t:t + 1], state)
+            fwd_steps.append(out[:, 0])
+        state2, cell_steps = None, []
+        for t in range(15):                      # the torch.lstm_cell fast path used by sampling
+            out, state2 = model.step(x[:, t], state2)
+            cell_steps.append(out)
+    assert torch.allclose(torch.stack(fwd_steps, 1), full, atol=1e-5)
+    assert torch.allclose(torch.stack(cell_steps, 1), full, atol=1e-5)
+    assert torch.allclose(state2[0], h_full, atol=1e-5) and torch.allclose(state2[1], c_full, atol=1e-5)
+
+
+def test_dropout_follows_keep_prob():
+    x = torch.randint(0, 10, (4, 8))
+    model = TextGenerationModel(4, 8, 10, 32, 2, device="cpu", dropout_keep_prob=0.5).train()
+    assert not torch.equal(model(x)[0], model(x)[0])
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[0])
+    assert model.lstm.dropout == pytest.approx(0.5)
+    kept = TextGenerationModel(4, 8, 10, 32, 2, device="cpu", dropout_keep_prob=1.0).train()
+    assert torch.equal(kept(x)[0], kept(x)[0])
+
+
+def test_bad_arguments_are_user_errors():
+    with pytest.raises(UserError):
+        TextGenerationModel(1, 1, 10, 8, 1, device="cpu", dropout_keep_prob=0.0)
+    with pytest.raises(UserError):
+        TextGenerationModel(1, 1, 10, 0, 1, device="cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="CUDA is not available"):
+            TextGenerationModel(1, 1, 10, 8, 1)  # the skeleton's default device 'cuda:0'
+    assert TextGenerationModel(1, 1, 10, 8, 1, device="auto").device.type in ("cpu", "cuda")
+
+
+def test_small_model_overfits_a_short_text():
+    torch.manual_seed(0)
+    text = "the quick brown fox, the lazy dog. "
+    chars = sorted(set(text))
+    ids = torch.tensor([chars.index(ch) for ch in text * 2])
+    x, y = ids[:-1][None], ids[1:][None]           # (1, N-1) each
+    model = TextGenerationModel(1, x.shape[1], len(chars), 48, 1, device="cpu")
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
+    first = None
+    for _ in range(100):
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, len(chars)), y.reshape(-1))
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert first > 2.5
+    assert loss.item() < 0.15
+    assert (model(x)[0].argmax(-1) == y).float().mean() > 0.97
