@@ -67,24 +67,21 @@ def normalized_adjacency(adj: Tensor | None = None, *, edge_index: Tensor | None
         raise ValueError(f"the graph must be a torch.Tensor, got {type(graph).__name__}")
     if adj is not None and adj.layout == torch.strided:
         return _dense_normalized(adj, add_self_loops, check, dtype)
-    row, col, weight, n = _coo_parts(graph, edge_weight, num_nodes, dtype)  # row, col, weight: (E,)
+    row, col, weight, n = _sorted_entries(graph, edge_weight, num_nodes, dtype)  # (E,) each
     if check:
         _check_weights(weight)
         _check_symmetric_sparse(row, col, weight, n)
     if add_self_loops:
-        off = row != col
-        loop = torch.ones(n, dtype=weight.dtype, device=weight.device)  # (N,)
-        has_loop = (~off) & (weight > 0)
-        loop.index_put_((row[has_loop],), weight[has_loop], accumulate=False)
-        nodes = torch.arange(n, device=row.device)
-        row = torch.cat([row[off], nodes])  # (E' + N,)
-        col = torch.cat([col[off], nodes])
-        weight = torch.cat([weight[off], loop])
+        row, col, weight = _with_self_loops(row, col, weight, n)  # (E' + N,) each, still sorted
     degree = torch.zeros(n, dtype=weight.dtype, device=weight.device).index_add_(0, row, weight)
     d_inv_sqrt = _inverse_sqrt(degree)  # (N,)
     values = d_inv_sqrt[row] * weight * d_inv_sqrt[col]  # (E' + N,)
-    a_hat = torch.sparse_coo_tensor(torch.stack([row, col]), values, (n, n), check_invariants=False)
-    return _to_csr(a_hat.coalesce())  # duplicates summed, rows sorted
+    crow = torch.zeros(n + 1, dtype=torch.int64, device=row.device)
+    crow[1:] = torch.cumsum(torch.bincount(row, minlength=n), dim=0)  # (N + 1,) row starts
+    a_hat = _csr(crow, col, values, n)
+    if check:  # verified symmetric: Âᵀ = Â, so the backward needs no transpose
+        _remember_transpose(a_hat, None)
+    return a_hat
 
 
 def _dense_normalized(adj: Tensor, add_self_loops: bool, check: bool, dtype) -> Tensor:
@@ -105,8 +102,9 @@ def _dense_normalized(adj: Tensor, add_self_loops: bool, check: bool, dtype) -> 
     return d_inv_sqrt[:, None] * a * d_inv_sqrt[None, :]  # (N, N)
 
 
-def _coo_parts(adj: Tensor, edge_weight, num_nodes, dtype):
-    """(row, col, weight, N) of an edge list or a sparse COO/CSR matrix, duplicates summed."""
+def _sorted_entries(adj: Tensor, edge_weight, num_nodes, dtype):
+    """(row, col, weight, N) of an edge list or a sparse COO/CSR matrix, sorted by (row, col),
+    repeated entries summed."""
     if adj.layout == torch.strided:  # an edge list (2, E)
         if adj.dim() != 2 or adj.shape[0] != 2 or adj.is_floating_point() or adj.dtype == torch.bool:
             raise ValueError(f"edge_index must be an integer tensor of shape (2, E), got "
@@ -121,20 +119,55 @@ def _coo_parts(adj: Tensor, edge_weight, num_nodes, dtype):
         elif edge_weight.shape != (adj.shape[1],):
             raise ValueError(f"edge_weight must have shape ({adj.shape[1]},) like the edge list, "
                              f"got {tuple(edge_weight.shape)}")
-        coo = torch.sparse_coo_tensor(adj.long(), edge_weight, (n, n), check_invariants=False)
+        row, col = adj.long()
+        weight = edge_weight
     elif adj.layout in (torch.sparse_coo, torch.sparse_csr):
         if adj.dim() != 2 or adj.shape[0] != adj.shape[1]:
             raise ValueError(f"adjacency must be a square (N, N) matrix, got shape {tuple(adj.shape)}")
         if edge_weight is not None:
             raise ValueError("edge_weight is only for an edge list; a sparse matrix holds its weights")
-        coo = adj.to_sparse_coo() if adj.layout == torch.sparse_csr else adj
+        n = adj.shape[0]
+        if adj.layout == torch.sparse_coo:
+            (row, col), weight = adj._indices(), adj._values()
+        else:
+            counts = adj.crow_indices().diff()  # (N,) entries per row
+            row = torch.repeat_interleave(torch.arange(n, device=adj.device), counts)
+            col, weight = adj.col_indices(), adj.values()
     else:
         raise ValueError(f"unsupported adjacency layout {adj.layout}; use dense, COO, CSR or an edge list")
-    coo = coo.coalesce()
-    weight = coo.values()
     weight = weight.to(dtype or (weight.dtype if weight.is_floating_point() else torch.float32))
-    row, col = coo.indices()
-    return row, col, weight, coo.shape[0]
+    key = row * n + col  # (E,) position in row-major order
+    if key.numel() > 1 and (key[1:] <= key[:-1]).any():  # not yet sorted and unique
+        key, order = torch.sort(key)
+        weight = weight[order]
+        if (key[1:] == key[:-1]).any():
+            key, inverse = torch.unique_consecutive(key, return_inverse=True)
+            weight = torch.zeros(len(key), dtype=weight.dtype, device=weight.device).index_add_(
+                0, inverse, weight)
+    return key // n, key % n, weight, n
+
+
+def _with_self_loops(row: Tensor, col: Tensor, weight: Tensor, n: int):
+    """Ã = A + I on sorted unique entries: an existing loop of weight > 0 is kept, every other node
+    gets a loop of weight 1. Returns the (E' + N) entries, still sorted, without sorting again."""
+    is_loop = row == col
+    loop = torch.ones(n, dtype=weight.dtype, device=weight.device)  # (N,) loop weights
+    kept = is_loop & (weight > 0)
+    loop[row[kept]] = weight[kept]
+    row, col, weight = row[~is_loop], col[~is_loop], weight[~is_loop]  # (E',) off-diagonal
+    nodes = torch.arange(n, device=row.device)
+    # Merge: before the loop (r, r) come r loops and the off-diagonal entries with a smaller key;
+    # before the off-diagonal entry i come i entries and the loops (r, r) with r < row_i or
+    # r = row_i < col_i.
+    loop_at = torch.searchsorted(row * n + col, nodes * n + nodes) + nodes  # (N,)
+    entry_at = torch.arange(len(row), device=row.device) + row + (col > row).long()  # (E',)
+    total = len(row) + n
+    merged = []
+    for entries, loops in ((row, nodes), (col, nodes), (weight, loop)):
+        out = torch.empty(total, dtype=entries.dtype, device=entries.device)
+        out[entry_at], out[loop_at] = entries, loops
+        merged.append(out)
+    return merged
 
 
 def _check_weights(weight: Tensor) -> None:
@@ -159,12 +192,19 @@ def _check_symmetric_sparse(row: Tensor, col: Tensor, weight: Tensor, n: int) ->
                      "the GCN needs an undirected graph: list every edge in both directions")
 
 
-def _to_csr(a: Tensor) -> Tensor:
-    """``a.to_sparse_csr()`` without torch's "CSR support is in beta" warning (it works for all
-    that is used here)."""
+def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
+    """An ``(n, n)`` CSR tensor, without torch's "CSR support is in beta" warning (it works for
+    everything used here)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return a.to_sparse_csr()
+        return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
+
+
+def _transpose_csr(a: Tensor) -> Tensor:
+    """Aᵀ as CSR (one sort of the non-zeros)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return a.t().to_sparse_csr()
 
 
 def _inverse_sqrt(degree: Tensor) -> Tensor:
@@ -176,17 +216,22 @@ def _inverse_sqrt(degree: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Sparse-dense product with a cheap backward
 # --------------------------------------------------------------------------------------------------
-_last_transpose: tuple = (None, None, None)  # (weakref to Â, its _version, Âᵀ as CSR)
+_last_transpose: tuple = (None, None, None)  # (weakref to Â, its _version, Âᵀ or None if Âᵀ = Â)
+
+
+def _remember_transpose(a: Tensor, a_t: Tensor | None) -> None:
+    global _last_transpose
+    _last_transpose = (weakref.ref(a), a._version, a_t)
 
 
 def _csr_transpose(a: Tensor) -> Tensor:
-    """Âᵀ as CSR, computed once per Â (the backward of Â @ X needs Âᵀ @ G every step)."""
-    global _last_transpose
+    """Âᵀ as CSR, computed once per Â (the backward of Â @ X needs Âᵀ @ G every step); Â itself
+    when :func:`normalized_adjacency` has verified that Â is symmetric. Only the last Â is kept."""
     ref, version, a_t = _last_transpose
     if ref is None or ref() is not a or version != a._version:
-        a_t = _to_csr(a.t())  # one sort of the nonzeros
-        _last_transpose = (weakref.ref(a), a._version, a_t)
-    return a_t
+        a_t = _transpose_csr(a)
+        _remember_transpose(a, a_t)
+    return a if a_t is None else a_t
 
 
 class _SparseMatmul(torch.autograd.Function):

@@ -93,11 +93,20 @@ def test_symmetric_with_spectrum_in_unit_interval(seed):
 @pytest.mark.parametrize("weighted", [False, True])
 def test_dense_edge_list_coo_csr_agree(weighted):
     a = random_graph(60, 0.08, 7, weighted)
+    loops = torch.arange(0, 60, 7)
+    a[loops, loops] = 2.0 if weighted else 1.0  # some nodes already have a self-loop
     dense = normalized_adjacency(a)
-    index, weight = as_edge_list(a)
+    index, weight = as_edge_list(a)  # sorted by (row, col)
+    shuffle = torch.randperm(index.shape[1], generator=torch.Generator().manual_seed(0))
+    halves = torch.cat([weight, weight]) / 2  # every entry given twice, with half the weight
+    uncoalesced = torch.sparse_coo_tensor(torch.cat([index, index], 1)[:, shuffle.repeat(2)],
+                                          halves[shuffle.repeat(2)], (60, 60), check_invariants=True)
     variants = {
         "edge list": normalized_adjacency(edge_index=index, edge_weight=weight, num_nodes=60),
+        "shuffled edge list": normalized_adjacency(edge_index=index[:, shuffle],
+                                                   edge_weight=weight[shuffle], num_nodes=60),
         "coo": normalized_adjacency(a.to_sparse()),
+        "uncoalesced coo": normalized_adjacency(uncoalesced),
         "csr": normalized_adjacency(a.to_sparse_csr()),
     }
     for name, a_hat in variants.items():
