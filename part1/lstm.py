@@ -11,13 +11,16 @@
 For speed the four gates are evaluated together: per forward the four input matrices, the four
 recurrent matrices and the four biases are stacked once, the input projection of all T steps is one
 matmul outside the loop, and each step does a single (B, n) x (n, 4n) matmul. The parameters keep
-their equation names and shapes; stacking is a view of them for the duration of one forward.
+their equation names and shapes; stacking happens once per forward. By default the loop runs inside
+``LSTMRecurrence`` (part1/bptt.py), whose backward through time is written out by hand; with
+``return_hidden=True`` or ``bptt="autograd"`` the same step function is recorded by autograd instead.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from part1.bptt import LSTMRecurrence, lstm_step
 from part1.initialisation import as_sequence, init_matrix
 
 GATES = ("g", "i", "f", "o")
@@ -37,6 +40,8 @@ class LSTM(nn.Module):
         chrono: if True, ignore ``forget_bias`` and use chrono initialisation (Tallec & Ollivier,
             2018): b_f ~ log(U(1, T-1)) and b_i = -b_f, so the cells start with memory time scales
             spread up to the sequence length.
+        bptt: ``manual`` runs the sequence as one autograd Function whose backward through time is
+            written out by hand (part1/bptt.py, faster); ``autograd`` records every step.
 
     Parameters (output x input): W_gx, W_ix, W_fx, W_ox (n x d); W_gh, W_ih, W_fh, W_oh (n x n);
     b_g, b_i, b_f, b_o (n); W_ph (K x n); b_p (K).
@@ -44,11 +49,11 @@ class LSTM(nn.Module):
 
     def __init__(self, seq_length: int, input_dim: int, num_hidden: int, num_classes: int,
                  device="cpu", init: str = "uniform", forget_bias: float = 1.0,
-                 chrono: bool = False) -> None:
+                 chrono: bool = False, bptt: str = "manual") -> None:
         super().__init__()
         self.seq_length, self.input_dim = seq_length, input_dim
         self.num_hidden, self.num_classes = num_hidden, num_classes
-        self.init, self.forget_bias, self.chrono = init, forget_bias, chrono
+        self.init, self.forget_bias, self.chrono, self.bptt = init, forget_bias, chrono, bptt
         n, d, K = num_hidden, input_dim, num_classes
         for gate in GATES:
             setattr(self, f"W_{gate}x", nn.Parameter(torch.empty(n, d, device=device)))
@@ -97,19 +102,17 @@ class LSTM(nn.Module):
         W_x, W_h, b = self.stacked()
         # W_*x x(t) + b_* for all four gates and all T steps in one matmul.
         xw = torch.matmul(x, W_x.t()) + b  # (B, T, 4n)
-        h = xw.new_zeros(x.shape[0], n)  # h(0) = 0, (B, n)
-        c = torch.zeros_like(h)  # c(0) = 0, (B, n)
-        W_h_t = W_h.t()  # (n, 4n)
-        hidden = []
-        # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step.
-        for xw_t in xw.unbind(1):
-            a = torch.addmm(xw_t, h, W_h_t)  # pre-activations of g, i, f, o, (B, 4n)
-            g = torch.tanh(a[:, :n])  # (B, n)
-            i, f, o = torch.sigmoid(a[:, n:]).chunk(3, dim=1)  # three (B, n)
-            c = g * i + c * f
-            h = torch.tanh(c) * o
-            if return_hidden:
+        if return_hidden or self.bptt == "autograd":
+            h = xw.new_zeros(x.shape[0], n)  # h(0) = 0, (B, n)
+            c = torch.zeros_like(h)  # c(0) = 0, (B, n)
+            W_h_t = W_h.t()  # (n, 4n)
+            hidden = []
+            # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
+            for xw_t in xw.unbind(1):
+                h, c, _ = lstm_step(xw_t, h, c, W_h_t)  # h(t), c(t): (B, n)
                 hidden.append(h)
+        else:
+            h = LSTMRecurrence.apply(xw, W_h)[:, -1]  # h(T), (B, n)
         p = torch.addmm(self.b_p, h, self.W_ph.t())  # p(T), (B, K)
         return (p, hidden) if return_hidden else p
 

@@ -5,12 +5,16 @@
     y_hat(t) = softmax(p(t))                         (the softmax lives in the cross-entropy loss)
 
 Only the last step's logits p(T) are returned: the palindrome task is scored on the final digit.
+The input projection W_hx x(t) + b_h of all steps is one matmul outside the loop. By default the loop
+runs inside ``RNNRecurrence`` (part1/bptt.py), whose backward through time is written out by hand;
+with ``return_hidden=True`` or ``bptt="autograd"`` the same step function is recorded by autograd.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from part1.bptt import RNNRecurrence, rnn_step
 from part1.initialisation import as_sequence, init_matrix
 
 
@@ -25,17 +29,20 @@ class VanillaRNN(nn.Module):
         device: where the parameters live.
         init: ``uniform`` (PyTorch's default, U(+-1/sqrt(n))) or ``glorot`` for every matrix.
         recurrent_init: ``same`` as ``init`` or ``orthogonal`` for W_hh.
+        bptt: ``manual`` runs the sequence as one autograd Function whose backward through time is
+            written out by hand (part1/bptt.py, faster); ``autograd`` records every step.
 
     Parameters are named and shaped as in the equations (output x input): W_hx (n x d),
     W_hh (n x n), W_ph (K x n), b_h (n), b_p (K).
     """
 
     def __init__(self, seq_length: int, input_dim: int, num_hidden: int, num_classes: int,
-                 device="cpu", init: str = "uniform", recurrent_init: str = "orthogonal") -> None:
+                 device="cpu", init: str = "uniform", recurrent_init: str = "orthogonal",
+                 bptt: str = "manual") -> None:
         super().__init__()
         self.seq_length, self.input_dim = seq_length, input_dim
         self.num_hidden, self.num_classes = num_hidden, num_classes
-        self.init, self.recurrent_init = init, recurrent_init
+        self.init, self.recurrent_init, self.bptt = init, recurrent_init, bptt
         n, d, K = num_hidden, input_dim, num_classes
         self.W_hx = nn.Parameter(torch.empty(n, d, device=device))
         self.W_hh = nn.Parameter(torch.empty(n, n, device=device))
@@ -66,13 +73,15 @@ class VanillaRNN(nn.Module):
         x = as_sequence(x, self.input_dim).to(self.W_hx.dtype)  # (B, T, d)
         # What does not depend on h(t-1) is done once for all steps: W_hx x(t) + b_h.
         xw = torch.matmul(x, self.W_hx.t()) + self.b_h  # (B, T, n)
-        h = xw.new_zeros(x.shape[0], self.num_hidden)  # h(0) = 0, (B, n)
-        W_hh_t = self.W_hh.t()
-        hidden = []
-        # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step.
-        for xw_t in xw.unbind(1):
-            h = torch.tanh(torch.addmm(xw_t, h, W_hh_t))  # h(t), (B, n)
-            if return_hidden:
+        if return_hidden or self.bptt == "autograd":
+            h = xw.new_zeros(x.shape[0], self.num_hidden)  # h(0) = 0, (B, n)
+            W_hh_t = self.W_hh.t()
+            hidden = []
+            # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
+            for xw_t in xw.unbind(1):
+                h = rnn_step(xw_t, h, W_hh_t)  # h(t), (B, n)
                 hidden.append(h)
+        else:
+            h = RNNRecurrence.apply(xw, self.W_hh)[:, -1]  # h(T), (B, n)
         p = torch.addmm(self.b_p, h, self.W_ph.t())  # p(T) = W_ph h(T) + b_p, (B, K)
         return (p, hidden) if return_hidden else p

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from part1.bptt import LSTMRecurrence, RNNRecurrence
 from part1.lstm import LSTM
 from part1.vanilla_rnn import VanillaRNN
 
@@ -71,11 +72,12 @@ def test_scalar_input_may_drop_the_last_axis(kind):
         model(torch.randn(3, T, 4, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("bptt", ["manual", "autograd"])
 @pytest.mark.parametrize("kind", ["RNN", "LSTM"])
-def test_gradcheck(kind):
+def test_gradcheck(kind, bptt):
     torch.manual_seed(0)
     cls = VanillaRNN if kind == "RNN" else LSTM
-    model = randomise(cls(4, 3, 5, 4).double())
+    model = randomise(cls(4, 3, 5, 4, bptt=bptt).double())
     x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
     names = [name for name, _ in model.named_parameters()]
 
@@ -84,6 +86,33 @@ def test_gradcheck(kind):
         return out
 
     assert torch.autograd.gradcheck(f, (x, *model.parameters()), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("function", [RNNRecurrence, LSTMRecurrence])
+def test_hand_written_bptt_passes_gradcheck_with_gradients_at_every_step(function):
+    """The Functions alone, with a loss that reads every h(t), not only the last one."""
+    torch.manual_seed(1)
+    n = 3
+    width = n if function is RNNRecurrence else 4 * n
+    xw = torch.randn(2, 5, width, dtype=torch.float64, requires_grad=True)
+    W = (0.5 * torch.randn(width, n, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(function.apply, (xw, W), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_manual_bptt_equals_autograd_through_the_loop(kind):
+    torch.manual_seed(2)
+    cls = VanillaRNN if kind == "RNN" else LSTM
+    manual = randomise(cls(30, 10, 16, 10, bptt="manual").double())
+    recorded = cls(30, 10, 16, 10, bptt="autograd").double()
+    recorded.load_state_dict(manual.state_dict())
+    x = torch.randn(8, 30, 10, dtype=torch.float64)
+    y = torch.randint(0, 10, (8,))
+    for model in (manual, recorded):
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    for (name, a), b in zip(manual.named_parameters(), recorded.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-10, rtol=1e-8, msg=name)
+    torch.testing.assert_close(manual(x), recorded(x))
 
 
 FORBIDDEN = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Linear", "linear", "Bilinear"}

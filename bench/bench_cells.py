@@ -1,0 +1,149 @@
+"""Training-step time of the hand-written cells against nn.RNN / nn.LSTM, side by side in one process.
+
+One training step = zero_grad + forward + cross-entropy on the last step + backward + gradient
+clipping + RMSprop step, batch 128, hidden 128, as in part1/train.py. The three contenders run
+interleaved (one step each, in turn) so that machine noise hits them alike; we report the median and
+min-max of the step time and the ratio of medians to the built-in. Memory is the number of bytes the
+autograd graph keeps for the backward pass (counted with saved-tensor hooks), a stable proxy for the
+activation memory of a step.
+
+    python bench/bench_cells.py            # T = 20, 50, 100; input_dim 1 and 10
+    python bench/bench_cells.py --quick    # a few seconds, for CI
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common.runtime import environment_info
+from part1.lstm import LSTM
+from part1.vanilla_rnn import VanillaRNN
+
+
+class BuiltinClassifier(nn.Module):
+    """nn.RNN / nn.LSTM with the same read-out p(T) = W_ph h(T) + b_p as our models."""
+
+    def __init__(self, kind: str, input_dim: int, num_hidden: int, num_classes: int = 10) -> None:
+        super().__init__()
+        cls = nn.LSTM if kind == "LSTM" else nn.RNN
+        self.rnn = cls(input_dim, num_hidden, batch_first=True)
+        self.W_ph = nn.Parameter(torch.randn(num_classes, num_hidden) / num_hidden ** 0.5)
+        self.b_p = nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, x):
+        out, _ = self.rnn(x)  # (B, T, n)
+        return torch.addmm(self.b_p, out[:, -1], self.W_ph.t())
+
+
+def contenders(kind: str, T: int, d: int, n: int) -> dict:
+    ours = LSTM if kind == "LSTM" else VanillaRNN
+    return {"ours": ours(T, d, n, 10, bptt="manual"),
+            "ours_autograd": ours(T, d, n, 10, bptt="autograd"),
+            "builtin": BuiltinClassifier(kind, d, n)}
+
+
+def make_step(model):
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+
+    def step(x, y):
+        optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        optimizer.step()
+    return step
+
+
+def saved_bytes(model, x, y) -> int:
+    """Bytes of the tensors autograd keeps for the backward of one forward."""
+    total = 0
+
+    def pack(tensor):
+        nonlocal total
+        total += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    return total
+
+
+def bench_config(kind, T, d, n, batch, warmup, repeats) -> dict:
+    torch.manual_seed(0)
+    models = contenders(kind, T, d, n)
+    steps = {name: make_step(m) for name, m in models.items()}
+    digits = torch.randint(0, 10, (batch, T))
+    x = F.one_hot(digits, 10).float() if d == 10 else digits.float().unsqueeze(-1)  # (B, T, d)
+    y = digits[:, 0]
+    times = {name: [] for name in models}
+    for r in range(warmup + repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step(x, y)
+            if r >= warmup:
+                times[name].append(time.perf_counter() - start)
+    row = {"model": kind, "T": T, "input_dim": d, "hidden": n, "batch": batch}
+    for name, values in times.items():
+        row[f"{name}_ms"] = 1e3 * statistics.median(values)
+        row[f"{name}_min_ms"] = 1e3 * min(values)
+        row[f"{name}_max_ms"] = 1e3 * max(values)
+        row[f"{name}_saved_MB"] = saved_bytes(models[name], x, y) / 2**20
+    row["ratio"] = row["ours_ms"] / row["builtin_ms"]
+    row["ratio_autograd"] = row["ours_autograd_ms"] / row["builtin_ms"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one small configuration, few repeats")
+    parser.add_argument("--lengths", nargs="+", type=int, default=[20, 50, 100])
+    parser.add_argument("--input_dims", nargs="+", type=int, default=[1, 10])
+    parser.add_argument("--models", nargs="+", default=["RNN", "LSTM"])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--out", default="bench/results/cells.json")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.lengths, args.input_dims, args.repeats, args.warmup = [10], [10], 3, 1
+        args.batch, args.hidden = 16, 16
+    rows = []
+    header = (f"{'model':5s} {'T':>4s} {'d':>3s} | {'ours ms':>9s} {'autograd ms':>11s} "
+              f"{'builtin ms':>10s} | {'ours/builtin':>12s} {'autograd/builtin':>16s} | "
+              f"{'saved MB ours/autograd/builtin':>30s}")
+    print(header)
+    print("-" * len(header))
+    for kind in args.models:
+        for T in args.lengths:
+            for d in args.input_dims:
+                r = bench_config(kind, T, d, args.hidden, args.batch, args.warmup, args.repeats)
+                rows.append(r)
+                print(f"{kind:5s} {T:4d} {d:3d} | {r['ours_ms']:9.2f} {r['ours_autograd_ms']:11.2f} "
+                      f"{r['builtin_ms']:10.2f} | {r['ratio']:12.2f} {r['ratio_autograd']:16.2f} | "
+                      f"{r['ours_saved_MB']:8.1f} / {r['ours_autograd_saved_MB']:6.1f} / "
+                      f"{r['builtin_saved_MB']:6.1f}", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "environment": environment_info(), "rows": rows},
+                              indent=2), encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
