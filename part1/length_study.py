@@ -32,7 +32,7 @@ from common.args import positive_int
 from common.runtime import UserError, environment_info, run_main
 
 FULL_LENGTHS = {"LSTM": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100],
-                "RNN": [5, 10, 15, 20, 25, 30, 35, 40, 50, 60]}
+                "RNN": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100]}
 QUICK_LENGTHS = {"LSTM": [5, 10, 20], "RNN": [5, 10, 20]}
 FIELDS = ["model_type", "input_length", "seed", "test_accuracy", "test_loss", "steps",
           "train_seconds", "status", "input_dim", "num_hidden", "batch_size", "optimizer",
@@ -47,8 +47,10 @@ def recipe(model_type: str, length: int, quick: bool = False) -> dict:
     assignment asks, and stop once 99.5% of the held-out evaluation set is right twice in a row.
     LSTM: chrono initialisation (b_f ~ log U(1, T-1), b_i = -b_f) gives cells whose memory lasts as
     long as the sequence from the first step, and a learning rate of 1e-2 lets them lock onto the
-    first digit within a few hundred steps. RNN: an orthogonal W_hh (singular values 1) and the
-    default learning rate; it gets a fixed step budget and stops where it cannot learn.
+    first digit within a few hundred steps. RNN: an orthogonal W_hh (singular values 1, so the
+    state neither vanishes nor explodes at the start) and a small learning rate, 3e-4 up to T = 60
+    and 1e-4 beyond: with 1e-3 it stayed near chance at T = 40, because large steps push W_hh away
+    from orthogonality before the network has found the first digit.
     """
     flags = {"input_dim": 10, "num_hidden": 128, "batch_size": 128, "optimizer": "rmsprop",
              "max_norm": 10.0, "init": "uniform", "early_stop_accuracy": 0.995,
@@ -57,8 +59,8 @@ def recipe(model_type: str, length: int, quick: bool = False) -> dict:
         flags.update(learning_rate=1e-2 if length > 10 else 3e-3, chrono=True,
                      train_steps=3000, time_limit=600.0)
     else:
-        flags.update(learning_rate=1e-3, recurrent_init="orthogonal", train_steps=3000,
-                     time_limit=300.0)
+        flags.update(learning_rate=3e-4 if length <= 60 else 1e-4, recurrent_init="orthogonal",
+                     train_steps=6000, time_limit=600.0)
     if quick:
         flags.update(train_steps=1500, time_limit=60.0, test_size=2000)
     return flags
@@ -80,7 +82,8 @@ def cell_name(model_type: str, length: int, seed: int) -> str:
 
 
 def run_cell(out_dir: str, model_type: str, length: int, seed: int, quick: bool,
-             threads: int, device: str) -> dict:
+             threads: int, device: str, max_steps: int | None = None,
+             checkpoint_every: int = 200) -> dict:
     """Train one cell (resuming it if it was cut short) and record its row atomically."""
     import torch
 
@@ -93,6 +96,9 @@ def run_cell(out_dir: str, model_type: str, length: int, seed: int, quick: bool,
     if row_file.exists():
         return json.loads(row_file.read_text(encoding="utf-8"))
     flags = recipe(model_type, length, quick)
+    if max_steps:
+        flags["train_steps"] = min(flags["train_steps"], max_steps)
+    flags["checkpoint_every"] = checkpoint_every
     run_dir = out / "runs" / name
     argv = ["--model_type", model_type, "--input_length", str(length), "--seed", str(seed),
             "--out_dir", str(run_dir), "--device", device, "--quiet"]
@@ -103,6 +109,9 @@ def run_cell(out_dir: str, model_type: str, length: int, seed: int, quick: bool,
             argv += [f"--{key}", str(value)]
     if (run_dir / "checkpoint.pt").exists():
         argv.append("--resume")
+        from common.checkpoint import load_checkpoint
+        step = load_checkpoint(run_dir / "checkpoint.pt", trainer.CHECKPOINT_KIND)["progress"]["step"]
+        print(f"resuming {name} from its checkpoint at step {step}", flush=True)
     result = trainer.train(trainer.parse_args(argv), progress=False)
     if result["status"] == "interrupted":
         return result
@@ -199,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid_group.add_argument("--models", nargs="+", choices=["RNN", "LSTM"], default=["RNN", "LSTM"],
                             help="models to study")
     grid_group.add_argument("--lengths", nargs="+", type=positive_int, default=None,
-                            help="input lengths T (default: 5..100 for the LSTM, 5..60 for the RNN)")
+                            help="input lengths T (default: 5..100, 13 lengths)")
     grid_group.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds per cell")
     grid_group.add_argument("--quick", action="store_true",
                             help="lengths 5, 10, 20, one seed, small budgets: a few minutes")
@@ -207,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     run_group.add_argument("--workers", type=positive_int, default=1,
                            help="cells trained in parallel processes, sharing the CPU threads")
     run_group.add_argument("--device", default="cpu", help="device of every run (auto, cpu, cuda)")
+    run_group.add_argument("--max_steps", type=positive_int, default=None,
+                           help="cap every recipe's step budget (smoke runs)")
+    run_group.add_argument("--checkpoint_every", type=positive_int, default=200,
+                           help="checkpoint every run this often, so a killed study resumes")
     run_group.add_argument("--out_dir", default="results/length_study", help="output folder")
     cluster = parser.add_argument_group("cluster")
     cluster.add_argument("--write_sbatch", metavar="FILE", default=None,
@@ -235,6 +248,8 @@ def passthrough_flags(args) -> str:
         flags += ["--lengths", *map(str, args.lengths)]
     if args.quick:
         flags.append("--quick")
+    if args.max_steps:
+        flags += ["--max_steps", str(args.max_steps)]
     return " ".join(flags)
 
 
@@ -279,11 +294,12 @@ def main() -> int:
 
         if args.workers == 1:
             for cell in todo:
-                report(run_cell(str(out), *cell, args.quick, threads, args.device))
+                report(run_cell(str(out), *cell, args.quick, threads, args.device,
+                                args.max_steps, args.checkpoint_every))
         else:
             with ProcessPoolExecutor(max_workers=args.workers) as pool:
-                futures = [pool.submit(run_cell, str(out), *cell, args.quick, threads, args.device)
-                           for cell in todo]
+                futures = [pool.submit(run_cell, str(out), *cell, args.quick, threads, args.device,
+                                       args.max_steps, args.checkpoint_every) for cell in todo]
                 for future in as_completed(futures):
                     report(future.result())
     wall = time.perf_counter() - started

@@ -1,0 +1,89 @@
+"""The length study: rows per cell, resume without redoing work, nothing half-finished, SLURM, workers."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT, assert_one_line_error, run_script
+
+STUDY = "part1/length_study.py"
+
+
+def rows(out):
+    return list(csv.DictReader(open(out / "results.csv", encoding="utf-8")))
+
+
+def test_study_writes_rows_figure_and_table_then_resumes(tmp_path):
+    out = tmp_path / "study"
+    proc = run_script(STUDY, "--quick", "--lengths", "3", "--out_dir", out)
+    assert proc.returncode == 0, proc.stderr
+    first = rows(out)
+    assert [(r["model_type"], r["input_length"]) for r in first] == [("LSTM", "3"), ("RNN", "3")]
+    for r in first:
+        assert float(r["test_accuracy"]) >= 0.99, r
+        assert r["learning_rate"] and r["optimizer"] == "rmsprop"  # the recipe is recorded
+    assert (out / "accuracy_vs_length.png").stat().st_size > 10_000
+    table = (out / "accuracy_vs_length.md").read_text(encoding="utf-8")
+    assert "| LSTM | 3 |" in table and "| RNN | 3 |" in table
+    again = run_script(STUDY, "--quick", "--lengths", "3", "--out_dir", out)
+    assert again.returncode == 0 and "2 already done, 0 to run" in again.stdout
+    assert rows(out) == first
+
+
+def test_killed_cell_is_not_recorded_and_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "study"
+    flags = ["--models", "RNN", "--lengths", "40", "--seeds", "0", "--out_dir", str(out),
+             "--max_steps", "150", "--checkpoint_every", "50"]
+    proc = subprocess.Popen([sys.executable, STUDY, *flags], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    checkpoint = out / "runs" / "RNN_T040_s0" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists(), "the run never reached its first checkpoint"
+    assert not (out / "cells").exists() or not list((out / "cells").glob("*.json"))
+    assert not (out / "results.csv").exists()
+    again = run_script(STUDY, *flags)
+    assert again.returncode == 0, again.stderr
+    assert "resuming RNN_T040_s0 from its checkpoint at step" in again.stdout
+    (row,) = rows(out)
+    assert row["steps"] == "150" and row["status"] == "max_steps"
+
+
+def test_slurm_array_script_and_one_task(tmp_path):
+    out = tmp_path / "study"
+    script = tmp_path / "study.sbatch"
+    flags = ["--quick", "--lengths", "2", "3", "--models", "RNN", "--out_dir", str(out)]
+    proc = run_script(STUDY, *flags, "--write_sbatch", script)
+    assert proc.returncode == 0, proc.stderr
+    text = script.read_text(encoding="utf-8")
+    assert "#SBATCH --array=0-1" in text and "--task_from_env" in text and "--lengths 2 3" in text
+    task = run_script(STUDY, *flags, "--task_from_env", env={"SLURM_ARRAY_TASK_ID": "1"})
+    assert task.returncode == 0, task.stderr
+    done = sorted(p.name for p in (out / "cells").glob("*.json"))
+    assert done == ["RNN_T003_s0.json"]
+    assert json.loads((out / "cells" / done[0]).read_text())["input_length"] == 3
+    bad = run_script(STUDY, *flags, "--task_from_env", env={"SLURM_ARRAY_TASK_ID": "5"})
+    assert_one_line_error(bad, "SLURM_ARRAY_TASK_ID")
+
+
+def test_parallel_workers_fill_every_cell(tmp_path):
+    out = tmp_path / "study"
+    proc = run_script(STUDY, "--quick", "--lengths", "2", "3", "--models", "RNN", "--workers", "2",
+                      "--out_dir", out)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["input_length"] for r in rows(out)] == ["2", "3"]
+    assert json.loads((out / "wall_time.json").read_text())["workers"] == 2
+
+
+def test_bad_study_flags(tmp_path):
+    assert_one_line_error(run_script(STUDY, "--lengths", "1", "--out_dir", tmp_path), "at least 2")
+    assert_one_line_error(run_script(STUDY, "--workers", "0", "--out_dir", tmp_path), "positive")
+    assert_one_line_error(run_script(STUDY, "--models", "GRU", "--out_dir", tmp_path), "invalid choice")
+    assert_one_line_error(run_script(STUDY, "--seeds", "1", "1", "--out_dir", tmp_path), "distinct")
