@@ -179,15 +179,15 @@ def _check_weights(weight: Tensor) -> None:
 
 
 def _check_symmetric_sparse(row: Tensor, col: Tensor, weight: Tensor, n: int) -> None:
-    """The coalesced (row, col) keys are sorted and unique; A is symmetric iff its transposed keys,
-    sorted, are the same keys with the same weights."""
-    key = row * n + col  # (E,) sorted ascending by coalesce
+    """The (row, col) keys are sorted and unique; A is symmetric iff its transposed keys, sorted,
+    are the same keys with the same weights."""
+    key = row * n + col  # (E,) sorted ascending
     transposed_key, order = torch.sort(col * n + row)
     mismatch = transposed_key != key
     if not mismatch.any() and torch.allclose(weight[order], weight, rtol=1e-6, atol=1e-8):
         return
     bad = int(torch.nonzero(mismatch | ~torch.isclose(weight[order], weight, rtol=1e-6, atol=1e-8))[0])
-    i, j = int(col[order][bad]), int(row[order][bad])
+    i, j = int(row[order][bad]), int(col[order][bad])  # entry (i, j) whose reverse is missing
     raise ValueError(f"adjacency is not symmetric (edge {i}->{j} has no equal reverse edge {j}->{i}); "
                      "the GCN needs an undirected graph: list every edge in both directions")
 

@@ -180,8 +180,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
-    out = prepare_output_dir(args.out)
     edge_index, labels = karate_club()
+    split(labels, args.labelled_per_class, torch.Generator())  # a bad --labelled_per_class fails here
+    out = prepare_output_dir(args.out)  # ... before anything is created
     runs = []
     for i, seed in enumerate(range(args.seed, args.seed + args.num_seeds)):
         snapshots = snapshot_epochs(args.epochs, args.snapshots) if i == 0 else ()

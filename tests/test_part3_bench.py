@@ -11,7 +11,7 @@ from tests.conftest import run_script
 def test_bench_gcn_quick(tmp_path):
     pytest.importorskip("torch_geometric")
     out = tmp_path / "bench.json"
-    proc = run_script("bench/bench_gcn.py", "--quick", "--out", out)
+    proc = run_script("bench/bench_gcn.py", "--quick", "--threads", "1", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert "forward+backward" in proc.stdout and "outputs agree" in proc.stdout
     report = json.loads(out.read_text(encoding="utf-8"))
