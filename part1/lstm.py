@@ -109,10 +109,10 @@ class LSTM(nn.Module):
             hidden = []
             # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
             for xw_t in xw.unbind(1):
-                h, c, _ = lstm_step(xw_t, h, c, W_h_t)  # h(t), c(t): (B, n)
+                h, c, *_ = lstm_step(xw_t, h, c, W_h_t)  # h(t), c(t): (B, n)
                 hidden.append(h)
         else:
-            h = LSTMRecurrence.apply(xw, W_h)[:, -1]  # h(T), (B, n)
+            h = LSTMRecurrence.apply(xw, W_h)  # h(T), (B, n)
         p = torch.addmm(self.b_p, h, self.W_ph.t())  # p(T), (B, K)
         return (p, hidden) if return_hidden else p
 

@@ -82,6 +82,6 @@ class VanillaRNN(nn.Module):
                 h = rnn_step(xw_t, h, W_hh_t)  # h(t), (B, n)
                 hidden.append(h)
         else:
-            h = RNNRecurrence.apply(xw, self.W_hh)[:, -1]  # h(T), (B, n)
+            h = RNNRecurrence.apply(xw, self.W_hh)  # h(T), (B, n)
         p = torch.addmm(self.b_p, h, self.W_ph.t())  # p(T) = W_ph h(T) + b_p, (B, K)
         return (p, hidden) if return_hidden else p

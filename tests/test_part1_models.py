@@ -89,8 +89,8 @@ def test_gradcheck(kind, bptt):
 
 
 @pytest.mark.parametrize("function", [RNNRecurrence, LSTMRecurrence])
-def test_hand_written_bptt_passes_gradcheck_with_gradients_at_every_step(function):
-    """The Functions alone, with a loss that reads every h(t), not only the last one."""
+def test_hand_written_bptt_passes_gradcheck(function):
+    """The Functions alone: every input and weight gradient against finite differences."""
     torch.manual_seed(1)
     n = 3
     width = n if function is RNNRecurrence else 4 * n
