@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="LSTM only: initial forget-gate bias b_f (ignored with --chrono)")
     model.add_argument("--chrono", action="store_true",
                        help="LSTM only: chrono initialisation b_f ~ log U(1, T-1), b_i = -b_f")
+    model.add_argument("--bptt", choices=["manual", "autograd"], default="manual",
+                       help="backward through time written by hand (part1/bptt.py) or recorded "
+                            "step by step by autograd; both give the same gradients")
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--optimizer", choices=["rmsprop", "adam", "sgd", "momentum"],
@@ -123,7 +126,7 @@ def build_model(args, device) -> torch.nn.Module:
     """The network named by ``args.model_type`` with the initialisation the flags choose."""
     common = dict(seq_length=args.input_length, input_dim=args.input_dim,
                   num_hidden=args.num_hidden, num_classes=args.num_classes, device=device,
-                  init=args.init)
+                  init=args.init, bptt=getattr(args, "bptt", "manual"))
     if args.model_type == "RNN":
         return VanillaRNN(**common, recurrent_init=args.recurrent_init)
     return LSTM(**common, forget_bias=args.forget_bias, chrono=args.chrono)
