@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Â = D̃^-1/2 (A + I) D̃^-1/2
 # --------------------------------------------------------------------------------------------------
@@ -216,22 +215,24 @@ def _inverse_sqrt(degree: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Sparse-dense product with a cheap backward
 # --------------------------------------------------------------------------------------------------
-_last_transpose: tuple = (None, None, None)  # (weakref to Â, its _version, Âᵀ or None if Âᵀ = Â)
+# id(Â) -> (weak reference to Â, Â._version, Âᵀ as CSR or None when Âᵀ = Â); an entry goes when
+# its Â is freed, so the cache holds one transpose per live asymmetric Â and nothing for a symmetric one.
+_transposes: dict[int, tuple] = {}
 
 
 def _remember_transpose(a: Tensor, a_t: Tensor | None) -> None:
-    global _last_transpose
-    _last_transpose = (weakref.ref(a), a._version, a_t)
+    key = id(a)
+    _transposes[key] = (weakref.ref(a, lambda _: _transposes.pop(key, None)), a._version, a_t)
 
 
 def _csr_transpose(a: Tensor) -> Tensor:
-    """Âᵀ as CSR, computed once per Â (the backward of Â @ X needs Âᵀ @ G every step); Â itself
-    when :func:`normalized_adjacency` has verified that Â is symmetric. Only the last Â is kept."""
-    ref, version, a_t = _last_transpose
-    if ref is None or ref() is not a or version != a._version:
-        a_t = _transpose_csr(a)
-        _remember_transpose(a, a_t)
-    return a if a_t is None else a_t
+    """Âᵀ as CSR, computed once per Â (the backward of Â @ X needs Âᵀ @ G at every step), or Â
+    itself when :func:`normalized_adjacency` has verified that Â is symmetric."""
+    entry = _transposes.get(id(a))
+    if entry is None or entry[0]() is not a or entry[1] != a._version:
+        entry = (None, None, _transpose_csr(a))
+        _remember_transpose(a, entry[2])
+    return a if entry[2] is None else entry[2]
 
 
 class _SparseMatmul(torch.autograd.Function):

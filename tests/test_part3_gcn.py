@@ -198,6 +198,26 @@ def test_sparse_backward_uses_the_transpose_of_each_matrix():
             torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-6)
 
 
+def test_backward_reuses_a_verified_symmetric_a_hat_without_transposing(monkeypatch):
+    transposed = []
+    original = gcn._transpose_csr
+    monkeypatch.setattr(gcn, "_transpose_csr", lambda a: transposed.append(a) or original(a))
+    layer = GCNLayer(4, 3).double()
+
+    def step(a_hat):
+        h = torch.randn(30, 4, dtype=torch.float64, requires_grad=True)
+        layer(h, a_hat).sum().backward()
+
+    graphs = [normalized_adjacency(random_graph(30, 0.2, seed).to_sparse()) for seed in (0, 1)]
+    for a_hat in graphs + graphs:  # two graphs alive at once, used in turn
+        step(a_hat)
+    assert transposed == []
+    unchecked = normalized_adjacency(random_graph(30, 0.2, 2).to_sparse(), check=False)
+    for _ in range(3):  # not verified symmetric: transposed once, then reused
+        step(unchecked)
+    assert len(transposed) == 1
+
+
 def test_sparse_path_never_builds_a_dense_matrix():
     # 300,000 nodes: a dense Â would need 360 GB, so this can only pass with a sparse product.
     n, e = 300_000, 600_000
