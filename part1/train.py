@@ -275,7 +275,8 @@ def train(args, progress: bool = True) -> dict:
 
     model.eval()
     test_loss, test_acc = evaluate(model, test_x, test_y, args.input_dim, device)
-    save_checkpoint({"model": model.state_dict(), "args": vars(args)}, out / "model.pt", MODEL_KIND)
+    save_checkpoint({"model": model.state_dict(), "args": vars(args),
+                     "environment": environment_info()}, out / "model.pt", MODEL_KIND)
     result = {"model_type": args.model_type, "input_length": args.input_length,
               "seed": args.seed, "status": status, "steps": state["step"],
               "test_accuracy": test_acc, "test_loss": test_loss, "test_size": args.test_size,

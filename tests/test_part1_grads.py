@@ -58,3 +58,15 @@ def test_trained_model_curves_and_bad_paths(tmp_path):
     missing = run_script("part1/grads_over_time.py", "--rnn_model", tmp_path / "nope.pt")
     assert_one_line_error(missing, "does not exist")
     assert_one_line_error(run_script("part1/grads_over_time.py", "--input_length", "1"), "at least 2")
+
+
+def test_same_seed_gives_identical_numbers(tmp_path):
+    for name in ("a", "b"):
+        proc = run_script("part1/grads_over_time.py", "--input_length", "12", "--seed", "3",
+                          "--out_dir", tmp_path / name)
+        assert proc.returncode == 0, proc.stderr
+    a = (tmp_path / "a" / "grads_over_time.csv").read_text()
+    assert a == (tmp_path / "b" / "grads_over_time.csv").read_text()
+    other = run_script("part1/grads_over_time.py", "--input_length", "12", "--seed", "4",
+                       "--out_dir", tmp_path / "c")
+    assert other.returncode == 0 and (tmp_path / "c" / "grads_over_time.csv").read_text() != a
