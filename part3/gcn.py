@@ -68,8 +68,7 @@ def normalized_adjacency(adj: Tensor | None = None, *, edge_index: Tensor | None
         return _dense_normalized(adj, add_self_loops, check, dtype)
     row, col, weight, n = _sorted_entries(graph, edge_weight, num_nodes, dtype)  # (E,) each
     if check:
-        _check_weights(weight)
-        _check_symmetric_sparse(row, col, weight, n)
+        _check_symmetric_sparse(row, col, weight, n, uniform=_check_weights(weight))
     if add_self_loops:
         row, col, weight = _with_self_loops(row, col, weight, n)  # (E' + N,) each, still sorted
     degree = torch.zeros(n, dtype=weight.dtype, device=weight.device).index_add_(0, row, weight)
@@ -151,15 +150,17 @@ def _with_self_loops(row: Tensor, col: Tensor, weight: Tensor, n: int):
     gets a loop of weight 1. Returns the (E' + N) entries, still sorted, without sorting again."""
     is_loop = row == col
     loop = torch.ones(n, dtype=weight.dtype, device=weight.device)  # (N,) loop weights
-    kept = is_loop & (weight > 0)
-    loop[row[kept]] = weight[kept]
-    row, col, weight = row[~is_loop], col[~is_loop], weight[~is_loop]  # (E',) off-diagonal
+    if is_loop.any():
+        kept = is_loop & (weight > 0)
+        loop[row[kept]] = weight[kept]
+        off = torch.nonzero(~is_loop).squeeze(1)
+        row, col, weight = row[off], col[off], weight[off]  # (E',) off-diagonal
     nodes = torch.arange(n, device=row.device)
     # Merge: before the loop (r, r) come r loops and the off-diagonal entries with a smaller key;
     # before the off-diagonal entry i come i entries and the loops (r, r) with r < row_i or
     # r = row_i < col_i.
-    loop_at = torch.searchsorted(row * n + col, nodes * n + nodes) + nodes  # (N,)
-    entry_at = torch.arange(len(row), device=row.device) + row + (col > row).long()  # (E',)
+    loop_at = torch.searchsorted(row * n + col, nodes * (n + 1)) + nodes  # (N,)
+    entry_at = torch.arange(len(row), device=row.device) + row + (col > row)  # (E',)
     total = len(row) + n
     merged = []
     for entries, loops in ((row, nodes), (col, nodes), (weight, loop)):
@@ -169,26 +170,34 @@ def _with_self_loops(row: Tensor, col: Tensor, weight: Tensor, n: int):
     return merged
 
 
-def _check_weights(weight: Tensor) -> None:
-    if not torch.isfinite(weight).all():
+def _check_weights(weight: Tensor) -> bool:
+    """Raise for a negative, NaN or infinite weight; return whether all weights are equal."""
+    if weight.numel() == 0:
+        return True
+    low, high = torch.aminmax(weight)  # one pass; NaN propagates into both
+    if not (torch.isfinite(low) and torch.isfinite(high)):
         raise ValueError("adjacency has a non-finite (NaN or infinite) edge weight")
-    if (weight < 0).any():
-        raise ValueError(f"adjacency has a negative edge weight ({weight.min().item():g}); "
+    if low < 0:
+        raise ValueError(f"adjacency has a negative edge weight ({low.item():g}); "
                          "GCN edge weights must be >= 0")
+    return bool(low == high)
 
 
-def _check_symmetric_sparse(row: Tensor, col: Tensor, weight: Tensor, n: int) -> None:
+def _check_symmetric_sparse(row: Tensor, col: Tensor, weight: Tensor, n: int,
+                            uniform: bool = False) -> None:
     """The (row, col) keys are sorted and unique; A is symmetric iff its transposed keys, sorted,
-    are the same keys with the same weights."""
+    are the same keys with the same weights (nothing to compare when all weights are equal)."""
     key = row * n + col  # (E,) sorted ascending
     transposed_key, order = torch.sort(col * n + row)
     mismatch = transposed_key != key
-    if not mismatch.any() and torch.allclose(weight[order], weight, rtol=1e-6, atol=1e-8):
-        return
-    bad = int(torch.nonzero(mismatch | ~torch.isclose(weight[order], weight, rtol=1e-6, atol=1e-8))[0])
-    i, j = int(row[order][bad]), int(col[order][bad])  # entry (i, j) whose reverse is missing
-    raise ValueError(f"adjacency is not symmetric (edge {i}->{j} has no equal reverse edge {j}->{i}); "
-                     "the GCN needs an undirected graph: list every edge in both directions")
+    if not uniform:
+        mismatch |= ~torch.isclose(weight[order], weight, rtol=1e-6, atol=1e-8)
+    if mismatch.any():
+        bad = int(torch.nonzero(mismatch)[0])
+        i, j = int(row[order][bad]), int(col[order][bad])  # entry (i, j) whose reverse is missing
+        raise ValueError(f"adjacency is not symmetric (edge {i}->{j} has no equal reverse edge "
+                         f"{j}->{i}); the GCN needs an undirected graph: list every edge in both "
+                         "directions")
 
 
 def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
