@@ -163,6 +163,18 @@ def train_step(model, optimizer, scheduler, x, y, max_norm: float):
     return loss.detach(), accuracy
 
 
+def loop_body(step, dataset, batch_gen, model, optimizer, scheduler, args, sums, first_bad, explode_limit):
+    """Everything one training step does (also what bench/bench_part2_train.py times): draw a batch,
+    update, add loss and accuracy to the device-side running ``sums`` and remember the first step
+    whose loss is not finite or above ``explode_limit``. No value is copied to the host here."""
+    device = sums.device
+    x, y = dataset.sample_batch(args.batch_size, batch_gen)                      # (B, T) each
+    loss, acc = train_step(model, optimizer, scheduler, x.to(device), y.to(device), args.max_norm)
+    sums += torch.stack([loss.double(), acc.double()])
+    bad = ~torch.isfinite(loss) | (loss > explode_limit)
+    return torch.where(bad & (first_bad < 0), step, first_bad)
+
+
 @torch.no_grad()
 def evaluate(model, x, y, chunk: int = 512):
     """Mean cross-entropy (nats/char) and accuracy over ``(W, T)`` windows, each from a zero state."""
@@ -393,11 +405,8 @@ def main(argv=None) -> int:
     with StopRequest() as stop, tqdm(total=args.train_steps, initial=start_step, disable=args.no_progress,
                                      dynamic_ncols=True, desc="train", file=sys.stderr) as bar:
         for step in range(start_step + 1, args.train_steps + 1):
-            x, y = dataset.sample_batch(args.batch_size, batch_gen)          # (B, T) each
-            loss, acc = train_step(model, optimizer, scheduler, x.to(device), y.to(device), args.max_norm)
-            sums += torch.stack([loss.double(), acc.double()])
-            bad = ~torch.isfinite(loss) | (loss > explode_limit)
-            first_bad = torch.where(bad & (first_bad < 0), step, first_bad)
+            first_bad = loop_body(step, dataset, batch_gen, model, optimizer, scheduler, args, sums,
+                                  first_bad, explode_limit)
             last = step == args.train_steps
             if args.time_limit and time.perf_counter() - t0 > 60 * args.time_limit:
                 stopped, last = f"--time_limit {args.time_limit:g} min", True
