@@ -89,10 +89,16 @@ def test_script_runs_from_its_folder(tmp_path):
 
 @pytest.mark.parametrize("flags,fragment", [
     (["--layers", "0"], "--layers"),
-    (["--source", "X"], "--source"),
     (["--out", "FILE"], "not a folder"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, flags, fragment):
     (tmp_path / "file").write_text("x", encoding="utf-8")
     flags = [str(tmp_path / "file") if f == "FILE" else f for f in flags]
     assert_one_line_error(run_script("part3/figure2.py", *flags), fragment)
+
+
+@pytest.mark.parametrize("flags", [["--source", "X"], ["--target", "Z"], ["--layers", "-2"]])
+def test_more_bad_flags_rejected_by_argparse(capsys, flags):
+    with pytest.raises(SystemExit) as info:
+        figure2.parse_args(flags)
+    assert info.value.code == 2 and flags[0] in capsys.readouterr().err.strip().splitlines()[-1]

@@ -82,14 +82,11 @@ def test_script_end_to_end(tmp_path):
         assert len(list(csv.DictReader(handle))) == 31  # epochs 0..30
 
 
-BAD_FLAGS = [
+BAD_FLAGS = [  # run as a user would, in a subprocess
     (["--hidden", "0"], "--hidden"),
     (["--lr", "-1"], "--lr"),
     (["--epochs", "0"], "--epochs"),
     (["--labelled_per_class", "17"], "at most 16"),
-    (["--num_seeds", "0"], "--num_seeds"),
-    (["--dropout", "1"], "--dropout"),
-    (["--weight_decay", "-0.1"], "--weight_decay"),
 ]
 if not torch.cuda.is_available():
     BAD_FLAGS.append((["--device", "cuda"], "CUDA is not available"))
@@ -101,3 +98,22 @@ def test_bad_flags_are_one_line_errors(tmp_path, flags, fragment):
     proc = run_script("part3/train.py", *flags, "--out", out)
     assert_one_line_error(proc, fragment)
     assert not out.exists()  # nothing is created by a run that failed to start
+
+
+@pytest.mark.parametrize("flags,fragment", [
+    (["--num_seeds", "0"], "--num_seeds"),
+    (["--dropout", "1"], "--dropout"),
+    (["--dropout", "-0.5"], "--dropout"),
+    (["--weight_decay", "-0.1"], "--weight_decay"),
+    (["--lr", "inf"], "--lr"),
+    (["--snapshots", "0"], "--snapshots"),
+    (["--threads", "0"], "--threads"),
+    (["--seed", "-1"], "--seed"),
+])
+def test_more_bad_flags_rejected_by_argparse(capsys, flags, fragment):
+    # The same argparse path as the subprocess cases above, checked in-process to keep the suite fast.
+    with pytest.raises(SystemExit) as info:
+        train.parse_args(flags)
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error:" in last and fragment in last
