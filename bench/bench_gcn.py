@@ -62,11 +62,13 @@ def run(args) -> dict:
         from torch_geometric.nn import GCNConv
         import torch_geometric
     except ImportError:
-        raise UserError("torch_geometric is not installed; run: pip install -r requirements-dev.txt") from None
+        raise UserError("torch_geometric is not installed; "
+                        "run: pip install -r requirements-dev.txt") from None
     seed_everything(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    edge_index = random_undirected_graph(args.nodes, args.edges, torch.Generator().manual_seed(args.seed))
+    edge_index = random_undirected_graph(args.nodes, args.edges,
+                                         torch.Generator().manual_seed(args.seed))  # (2, 2E')
     build_times = []
     for _ in range(args.build_repeats):
         build_times.append(timed(lambda: normalized_adjacency(edge_index=edge_index, num_nodes=args.nodes)))

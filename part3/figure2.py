@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common.args import positive_int
-from common.runtime import UserError, environment_info, run_main
+from common.runtime import environment_info, run_main
 
 import torch
 
