@@ -309,8 +309,6 @@ def check_fresh_start(args) -> None:
 def main(argv=None) -> int:
     args, given = parse_args(argv)
     ckpt = resolve_resume(args, given)
-    if args.sample_every and args.sample_every < 1:
-        raise UserError("--sample_every must be >= 0")
     device = resolve_device(args.device)
     dataset = load_book(args)
     if ckpt is not None and ckpt["vocabulary"] != dataset.chars:
