@@ -84,8 +84,8 @@ def run(opts) -> dict:
 
     def ours_step():
         state["step"] += 1
-        state["first_bad"] = loop_body(state["step"], dataset, gen, ours, opt, sched, args, sums,
-                                       state["first_bad"], limit)
+        state["first_bad"] = loop_body(state["step"], dataset, gen, ours, opt, sched, args.batch_size,
+                                       args.max_norm, sums, state["first_bad"], limit)
 
     def plain_step():
         start = torch.randint(0, len(data) - T - 1, (B,))

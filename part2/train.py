@@ -34,6 +34,7 @@ from common.args import nonnegative_int, open_unit_interval, positive_float, pos
 from common.checkpoint import StopRequest, load_checkpoint, save_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part2.dataset import TextDataset
+from part2.distributed import Dist
 from part2.model import build_model
 from part2.sampling import generate
 
@@ -163,13 +164,14 @@ def train_step(model, optimizer, scheduler, x, y, max_norm: float):
     return loss.detach(), accuracy
 
 
-def loop_body(step, dataset, batch_gen, model, optimizer, scheduler, args, sums, first_bad, explode_limit):
+def loop_body(step, dataset, batch_gen, model, optimizer, scheduler, batch_size, max_norm, sums, first_bad,
+              explode_limit):
     """Everything one training step does (also what bench/bench_part2_train.py times): draw a batch,
     update, add loss and accuracy to the device-side running ``sums`` and remember the first step
     whose loss is not finite or above ``explode_limit``. No value is copied to the host here."""
     device = sums.device
-    x, y = dataset.sample_batch(args.batch_size, batch_gen)                      # (B, T) each
-    loss, acc = train_step(model, optimizer, scheduler, x.to(device), y.to(device), args.max_norm)
+    x, y = dataset.sample_batch(batch_size, batch_gen)                           # (B, T) each
+    loss, acc = train_step(model, optimizer, scheduler, x.to(device), y.to(device), max_norm)
     sums += torch.stack([loss.double(), acc.double()])
     bad = ~torch.isfinite(loss) | (loss > explode_limit)
     return torch.where(bad & (first_bad < 0), step, first_bad)
@@ -316,12 +318,28 @@ def main(argv=None) -> int:
                         f"that of '{args.txt_file}' ({dataset.vocab_size}); resume on the same book")
     if ckpt is None:
         check_fresh_start(args)
+    ddp = Dist()
+    local_batch = ddp.split_batch(args.batch_size)
+    rank_states = (ckpt or {}).get("rng", {}).get("ranks")
+    if ckpt is not None and len(rank_states or [None]) != ddp.world:
+        raise UserError(f"checkpoint '{ckpt['path']}' was written by {len(rank_states or [None])} process(es); "
+                        f"resume it with the same number (now {ddp.world})")
+    device = ddp.start(device)
+    try:
+        return train(args, ckpt, dataset, device, ddp, local_batch)
+    finally:
+        ddp.close()
 
-    seed_everything(args.seed)
+
+def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
+    """The training loop of :func:`main` (all inputs already checked)."""
+    main_rank = ddp.is_main
+    seed_everything(args.seed + ddp.rank)
     model = build_model(dataset.vocab_size, vars(args), device)
+    net = ddp.wrap(model)                                           # what the training step calls
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, args.learning_rate_step, args.learning_rate_decay)
-    batch_gen = torch.Generator().manual_seed(args.seed)           # training batches
+    batch_gen = torch.Generator().manual_seed(args.seed + 7919 * ddp.rank)  # training batches, per rank
     sample_gen = torch.Generator().manual_seed(args.seed + 1)      # samples written during training
     # Running sums between two train-metric logs, on the device (no per-step host sync).
     sums = torch.zeros(2, dtype=torch.float64, device=device)      # [loss, accuracy]
@@ -333,40 +351,47 @@ def main(argv=None) -> int:
         scheduler.load_state_dict(ckpt["scheduler_state"])
         set_rng_state(ckpt["rng"], batch_gen, sample_gen)
         sums = ckpt["running_sums"].to(device)
+        if ddp.active:  # each rank continues its own random streams and running sums
+            mine = ckpt["rng"]["ranks"][ddp.rank]
+            torch.set_rng_state(mine["torch"])
+            batch_gen.set_state(mine["batch"])
+            sums = mine["sums"].to(device)
         start_step, best_val, best_step = ckpt["step"], ckpt["best_val_loss"], ckpt["best_step"]
         elapsed_before = ckpt.get("elapsed_s", 0.0)
 
     summary = Path(args.summary_path)
     ckpt_dir = Path(args.checkpoint_dir)
-    summary.mkdir(parents=True, exist_ok=True)
     csv_path, samples_path = summary / "metrics.csv", summary / "samples.txt"
-    if ckpt is None:
-        csv_path.write_text(",".join(CSV_FIELDS) + "\n", encoding="utf-8")
-        samples_path.write_text("", encoding="utf-8")
-        for old in (summary / "tensorboard").glob("events.out.tfevents.*"):
-            old.unlink()
-    else:
-        truncate_after(csv_path, start_step)
-        truncate_after(samples_path, start_step)
-        if not csv_path.exists():
-            csv_path.write_text(",".join(CSV_FIELDS) + "\n", encoding="utf-8")
     config = {"args": vars(args), "environment": plain_environment(), "vocab_size": dataset.vocab_size,
               "train_chars": len(dataset.train_data), "val_chars": len(dataset.val_data),
-              "parameters": sum(p.numel() for p in model.parameters())}
-    (summary / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
-
-    from torch.utils.tensorboard import SummaryWriter
+              "parameters": sum(p.numel() for p in model.parameters()), "processes": ddp.world}
+    writer = None
+    if main_rank:  # only rank 0 writes anything
+        summary.mkdir(parents=True, exist_ok=True)
+        if ckpt is None:
+            csv_path.write_text(",".join(CSV_FIELDS) + "\n", encoding="utf-8")
+            samples_path.write_text("", encoding="utf-8")
+            for old in (summary / "tensorboard").glob("events.out.tfevents.*"):
+                old.unlink()
+        else:
+            truncate_after(csv_path, start_step)
+            truncate_after(samples_path, start_step)
+            if not csv_path.exists():
+                csv_path.write_text(",".join(CSV_FIELDS) + "\n", encoding="utf-8")
+        (summary / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
+                                             encoding="utf-8")
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(log_dir=str(summary / "tensorboard"),
+                               purge_step=start_step + 1 if ckpt is not None else None)
+        print(f"training on '{args.txt_file}': {len(dataset.train_data):,} train / {len(dataset.val_data):,} "
+              f"validation characters, vocabulary {dataset.vocab_size}, {config['parameters']:,} parameters, "
+              f"device {device}" + (f", {ddp.world} processes" if ddp.active else "")
+              + (f", resuming at step {start_step}" if ckpt else ""), flush=True)
     from tqdm import tqdm
 
-    writer = SummaryWriter(log_dir=str(summary / "tensorboard"),
-                           purge_step=start_step + 1 if ckpt is not None else None)
     val_x, val_y = dataset.val_windows()
     explode_limit = 2.0 * math.log(max(dataset.vocab_size, 2)) + 1.0
     chars_per_step = args.batch_size * args.seq_length
-    print(f"training on '{args.txt_file}': {len(dataset.train_data):,} train / {len(dataset.val_data):,} "
-          f"validation characters, vocabulary {dataset.vocab_size}, {config['parameters']:,} parameters, "
-          f"device {device}" + (f", resuming at step {start_step}" if ckpt else ""), flush=True)
 
     def log_row(step, split, loss, acc, rate=""):
         lr = optimizer.param_groups[0]["lr"]
@@ -379,50 +404,69 @@ def main(argv=None) -> int:
         if split == "train":
             writer.add_scalar("learning_rate", lr, step)
 
-    def check_finite(step):
-        bad = int(first_bad)
+    def check_finite():
+        bad = int(ddp.max(first_bad))  # every rank calls this at the same steps
         if bad >= 0:
             raise UserError(f"training diverged: the loss became NaN or exploded (> {explode_limit:.1f}) at "
                             f"step {bad}; lower --learning_rate (now {args.learning_rate:g}) or check --max_norm "
                             f"({args.max_norm:g}); the last good checkpoint is kept in '{ckpt_dir}'")
 
-    def checkpoint(step, name="last.pt"):
+    def checkpoint(step, name="last.pt", ranks=None):
+        rng = rng_state(batch_gen, sample_gen)
+        if ranks is not None:
+            rng["ranks"] = ranks
         state = {"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
                  "scheduler_state": scheduler.state_dict(), "step": step, "args": vars(args),
-                 "vocabulary": dataset.chars, "rng": rng_state(batch_gen, sample_gen),
+                 "vocabulary": dataset.chars, "rng": rng,
                  "running_sums": sums.cpu(), "best_val_loss": best_val, "best_step": best_step,
                  "elapsed_s": elapsed_before + time.perf_counter() - t0,
                  "environment": plain_environment()}
         save_checkpoint(state, ckpt_dir / name, KIND)
+
+    def gather_rank_states():
+        """Every rank's dropout RNG, batch generator and running sums (collective; DDP only)."""
+        if not ddp.active:
+            return None
+        parts = zip(ddp.gather(torch.get_rng_state()), ddp.gather(batch_gen.get_state()),
+                    ddp.gather(sums.cpu()))
+        return [{"torch": t, "batch": b, "sums": m} for t, b, m in parts]
 
     t0 = time.perf_counter()
     rate_t, rate_step = t0, start_step
     stopped = None
     step = start_step
     val_loss = val_acc = float("nan")
-    with StopRequest() as stop, tqdm(total=args.train_steps, initial=start_step, disable=args.no_progress,
+    with StopRequest() as stop, tqdm(total=args.train_steps, initial=start_step,
+                                     disable=args.no_progress or not main_rank,
                                      dynamic_ncols=True, desc="train", file=sys.stderr) as bar:
         for step in range(start_step + 1, args.train_steps + 1):
-            first_bad = loop_body(step, dataset, batch_gen, model, optimizer, scheduler, args, sums,
-                                  first_bad, explode_limit)
+            first_bad = loop_body(step, dataset, batch_gen, net, optimizer, scheduler, local_batch,
+                                  args.max_norm, sums, first_bad, explode_limit)
             last = step == args.train_steps
+            print_due = step % args.print_every == 0
+            want = stop.requested
             if args.time_limit and time.perf_counter() - t0 > 60 * args.time_limit:
-                stopped, last = f"--time_limit {args.time_limit:g} min", True
-            if stop.requested:
-                stopped = stopped or stop.requested
-            if step % args.print_every == 0:
-                check_finite(step)
-                n = args.print_every
-                train_loss, train_acc = (sums / n).tolist()
+                want = want or f"--time_limit {args.time_limit:g} min"
+            if not ddp.active:
+                stopped = want
+            elif print_due and ddp.any(bool(want)):  # all ranks stop at the same step
+                stopped = want or "a stop request to another process"
+            val_due = (args.val_every and step % args.val_every == 0) or last or stopped
+            sample_due = args.sample_every and step % args.sample_every == 0
+            ckpt_due = step % args.checkpoint_every == 0 or last or stopped
+            if print_due or val_due or sample_due or ckpt_due:
+                check_finite()
+            if print_due:
+                train_loss, train_acc = (ddp.mean(sums) / args.print_every).tolist()
                 sums.zero_()
                 now = time.perf_counter()
                 rate = (step - rate_step) * chars_per_step / max(now - rate_t, 1e-9)
                 rate_t, rate_step = now, step
-                log_row(step, "train", train_loss, train_acc, f"{rate:.0f}")
-                bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
-                                val=f"{val_loss:.3f}", refresh=False)
-            if (args.val_every and step % args.val_every == 0) or last or stopped:
-                check_finite(step)
+                if main_rank:
+                    log_row(step, "train", train_loss, train_acc, f"{rate:.0f}")
+                    bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_acc:.3f}",
+                                    val=f"{val_loss:.3f}", refresh=False)
+            if val_due and main_rank:
                 val_loss, val_acc = evaluate(model, val_x, val_y)
                 log_row(step, "val", val_loss, val_acc)
                 bar.write(f"step {step}: validation loss {val_loss:.4f} nats/char, accuracy {val_acc:.4f}, "
@@ -430,17 +474,19 @@ def main(argv=None) -> int:
                 if val_loss < best_val:
                     best_val, best_step = val_loss, step
                     checkpoint(step, "best.pt")
-            if args.sample_every and step % args.sample_every == 0:
-                check_finite(step)
+            if sample_due and main_rank:
                 block = write_samples(model, dataset, sample_gen, step, samples_path,
                                       f"validation loss {val_loss:.4f}")
                 writer.add_text("samples", "    " + block.replace("\n", "\n    "), step)
-            if step % args.checkpoint_every == 0 or last or stopped:
-                check_finite(step)
-                checkpoint(step)
+            if ckpt_due:
+                ranks = gather_rank_states()
+                if main_rank:
+                    checkpoint(step, ranks=ranks)
             bar.update(1)
             if stopped or last:
                 break
+    if not main_rank:
+        return 128 + int(getattr(signal, stopped)) if stopped in ("SIGINT", "SIGTERM") else 0
     writer.close()
     elapsed = time.perf_counter() - t0
     trained = step - start_step

@@ -1,0 +1,70 @@
+"""part2/train.py under torchrun: 2 CPU processes (gloo), rank-0-only output, exact resume."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from common.runtime import UserError
+from part2.train import main as train_main
+from tests.conftest import run_script
+from tests.test_part2_support import (ONE_THREAD, TINY, TRAIN, book_for_tests, load_state, metric_rows,
+                                      run_dirs, same_weights, single_thread)  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+STEPS = 60
+
+
+def torchrun(*args):
+    return run_script("-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", TRAIN, *args,
+                      env={**ONE_THREAD, "PYTHONHASHSEED": "0"})
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    return book_for_tests(tmp_path_factory.mktemp("book"))
+
+
+def val_losses(base, name):
+    return [float(row[2]) for row in metric_rows(base, name) if row[1] == "val"]
+
+
+def test_two_processes_train_like_one_with_the_same_total_batch_and_resume_exactly(tmp_path, book):
+    common = ["--txt_file", str(book), *TINY, "--batch_size", "16", "--val_every", "30", "--sample_every", "30",
+              "--checkpoint_every", "20"]
+    full = torchrun(*common, "--train_steps", STEPS, *run_dirs(tmp_path, "ddp"))
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert full.stdout.count("training on") == 1 and "2 processes" in full.stdout   # only rank 0 speaks
+    rows = metric_rows(tmp_path, "ddp")
+    assert len(rows) == len(set(rows)) and [r[0] for r in rows if r[1] == "val"] == ["30", "60"]
+    state = load_state(tmp_path, "ddp")
+    ranks = state["rng"]["ranks"]
+    assert len(ranks) == 2 and not torch.equal(ranks[0]["batch"], ranks[1]["batch"])  # different batches
+
+    # one process with the same total batch (16) reaches a comparable loss
+    assert train_main([*common, "--train_steps", str(STEPS), *run_dirs(tmp_path, "single")]) == 0
+    ddp_loss, single_loss = val_losses(tmp_path, "ddp")[-1], val_losses(tmp_path, "single")[-1]
+    print(f"validation loss after {STEPS} steps: 2 processes {ddp_loss:.4f}, 1 process {single_loss:.4f}")
+    assert abs(ddp_loss - single_loss) < 0.1, (ddp_loss, single_loss)
+    assert ddp_loss < math.log(len(state["vocabulary"])) - 0.5          # it learned something
+
+    # stopped at step 20 (another --train_steps) and resumed with two processes: identical weights
+    part = torchrun(*common, "--train_steps", 20, *run_dirs(tmp_path, "split"))
+    assert part.returncode == 0, part.stderr[-3000:]
+    resumed = torchrun(*common, "--train_steps", STEPS, "--resume", *run_dirs(tmp_path, "split"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert same_weights(load_state(tmp_path, "split")["model_state"], state["model_state"])
+    train_rows = [r for r in metric_rows(tmp_path, "split") if r[1] == "train"]
+    assert train_rows == [r for r in rows if r[1] == "train"]
+
+    # a two-process checkpoint is not resumed by one process
+    with pytest.raises(UserError, match="2 process"):
+        train_main([*common, "--resume", "--train_steps", "80", *run_dirs(tmp_path, "ddp")])
+
+
+def test_total_batch_must_split_evenly(tmp_path, book):
+    proc = torchrun("--txt_file", book, *TINY, "--batch_size", "9", "--train_steps", 5, *run_dirs(tmp_path, "odd"))
+    assert proc.returncode != 0
+    assert "error: --batch_size 9 must be divisible by the 2 processes" in proc.stderr
+    assert not (tmp_path / "odd").exists()
