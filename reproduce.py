@@ -299,7 +299,15 @@ PIECE_NAMES = [p.name for p in PIECES]
 def config_hash(ctx: Context, piece: Piece) -> str:
     """Hash of what defines a piece's result: the mode and its commands (paths made relative)."""
     cmds = [[str(a).replace(str(ctx.out), "<out>") for a in cmd] for cmd in piece.commands(ctx)]
-    text = json.dumps({"piece": piece.name, "mode": ctx.mode, "commands": cmds}, sort_keys=True)
+    # a piece built on another one's output (samples of a trained model) is redone when that reruns
+    upstream = {}
+    for name in piece.needs:
+        marker = ctx.cache(name) / "done.json"
+        if marker.exists():
+            record = json.loads(marker.read_text(encoding="utf-8"))
+            upstream[name] = [record.get("config_hash"), record.get("finished")]
+    text = json.dumps({"piece": piece.name, "mode": ctx.mode, "commands": cmds,
+                       "upstream": upstream}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -417,8 +425,11 @@ def main(argv=None) -> int:
         try:
             records[piece.name] = run_piece(ctx, piece, args.force, say)
             piece.collect(ctx)
-        except (PieceFailed, UserError, OSError, ValueError, KeyError) as exc:
+        except (PieceFailed, UserError, OSError) as exc:
             say(f"[fail] {piece.name}: {' '.join(str(exc).split())}")
+            failed.append(piece.name)
+        except Exception as exc:  # a bug or an output format we do not understand: keep going
+            say(f"[fail] {piece.name}: {type(exc).__name__}: {' '.join(str(exc).split())}")
             failed.append(piece.name)
         bar.update(1)
     bar.close()

@@ -175,8 +175,10 @@ def collect_optimizers(ctx) -> None:
         ax1.plot(steps, acc, marker=".", label=opt)
         ax2.plot(steps, loss, marker=".", label=opt)
         first = next((s for s, a in zip(steps, acc) if a >= 0.99), None)
+        norms = sorted(float(m["grad_norm"]) for m in metrics)
         rows.append([opt, args["learning_rate"], result["steps"], pct(result["test_accuracy"]),
                      f"{result['test_loss']:.4f}", first if first is not None else "never",
+                     f"{norms[len(norms) // 2]:.3f}" if norms else "-",
                      f"{result['train_seconds']:.0f}"])
         put_values(ctx, **{f"optimizers__{opt}_accuracy": pct(result["test_accuracy"])})
     ax1.axhline(0.1, color="gray", ls=":", label="chance")
@@ -189,7 +191,7 @@ def collect_optimizers(ctx) -> None:
     savefig(fig, ctx.figures / "optimizers.png")
     put_table(ctx, "optimizers.md", md_table(
         ["optimizer", "learning rate", "steps run", "held-out accuracy", "held-out loss",
-         "first evaluation at >= 99%", "seconds"], rows))
+         "first evaluation at >= 99%", "median gradient norm", "seconds"], rows))
     put_values(ctx, optimizers__length=str(length), optimizers__learning_rate=f"{lr:g}",
                optimizers__steps=str(ctx.cfg["optimizers"]["train_steps"]),
                optimizers__time_limit=f"{ctx.cfg['optimizers']['time_limit']:g}")
@@ -221,6 +223,12 @@ def collect_grads(ctx) -> None:
                            pct(result["test_accuracy"]), result["status"],
                            f"{result['train_seconds']:.0f}"])
         values[f"grads__{model.lower()}_trained_accuracy"] = pct(result["test_accuracy"])
+        values[f"grads__{model.lower()}_trained_steps"] = str(result["steps"])
+        column = header.index(f"{model} trained")
+        ratio = float(body[0][column]) / float(body[-1][column])
+        values[f"grads__{model.lower()}_trained_trend"] = (
+            f"grows by a factor of {ratio:.2g} from h(T) back to h(1)" if ratio >= 1 else
+            f"shrinks by a factor of {1 / ratio:.2g} from h(T) back to h(1)")
     put_table(ctx, "grads_models.md", md_table(
         ["trained model", "T", "steps", "held-out accuracy", "stopped by", "seconds"], model_rows))
     g = ctx.cfg["grads"]

@@ -27,6 +27,7 @@ if __package__ in (None, ""):
 from common.runtime import UserError, run_main
 
 PLACEHOLDER = re.compile(r"\{\{\s*(table|value)\s*:\s*([^}\s]+)\s*\}\}")
+LEFTOVER = re.compile(r"\{\{\s*[a-z]+\s*:[^}]*\}\}")
 FIGURE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(((?:figures|tables)/[^)\s]+)\)")
 MISSING = "**[missing"
@@ -52,8 +53,8 @@ def render_text(template: str, out: Path) -> tuple[str, list[str]]:
         return f"{MISSING} {kind} {key}]**"
 
     text = PLACEHOLDER.sub(fill, template)
-    if "{{" in text:
-        problems.append("a malformed placeholder '{{' remains")
+    for leftover in LEFTOVER.findall(text):
+        problems.append(f"placeholder '{leftover}' of an unknown kind")
     for target in FIGURE.findall(text) + LINK.findall(text):
         if not (out / target).is_file():
             problems.append(f"file '{target}'")
