@@ -493,7 +493,8 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
     speed = f"{trained / elapsed:.1f} steps/s, {trained * chars_per_step / elapsed:,.0f} chars/s" if trained else ""
     if stopped and step < args.train_steps:
         print(f"stopped by {stopped} at step {step}; checkpoint saved to '{ckpt_dir / 'last.pt'}'; "
-              f"continue with: python part2/train.py --resume", flush=True)
+              f"continue with: {'torchrun --nproc_per_node %d ' % ddp.world if ddp.active else 'python '}"
+              f"part2/train.py --resume", flush=True)
         if stopped in ("SIGINT", "SIGTERM"):
             return 128 + int(getattr(signal, stopped))
     from part2.plot import plot_curves

@@ -136,10 +136,12 @@ def test_train_without_txt_file_offline_says_what_to_do(closed_port_url, tmp_pat
     assert not (tmp_path / "ck").exists()
 
 
-def test_train_without_txt_file_uses_the_downloaded_default_book(server, tmp_path):
-    proc = run_script("part2/train.py", "--train_steps", 3, "--seq_length", 8, "--lstm_num_hidden", 8,
-                      "--val_every", 0, "--sample_every", 0, "--no_progress",
-                      "--checkpoint_dir", tmp_path / "ck", "--summary_path", tmp_path / "s",
-                      env={**ONE_THREAD, "GUTENBERG_MIRROR": server.url, "GUTENBERG_CACHE": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    assert str(tmp_path / "pg2591.txt") in proc.stdout and "done at step 3" in proc.stdout
+def test_train_without_txt_file_uses_the_downloaded_default_book(server, tmp_path, monkeypatch, capsys):
+    from part2.train import main as train_main
+    monkeypatch.setenv("GUTENBERG_MIRROR", server.url)
+    monkeypatch.setenv("GUTENBERG_CACHE", str(tmp_path))
+    assert train_main(["--train_steps", "3", "--seq_length", "8", "--lstm_num_hidden", "8", "--val_every", "0",
+                       "--sample_every", "0", "--no_progress", "--device", "cpu",
+                       "--checkpoint_dir", str(tmp_path / "ck"), "--summary_path", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "pg2591.txt") in out and "done at step 3" in out

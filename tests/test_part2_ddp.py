@@ -63,8 +63,11 @@ def test_two_processes_train_like_one_with_the_same_total_batch_and_resume_exact
         train_main([*common, "--resume", "--train_steps", "80", *run_dirs(tmp_path, "ddp")])
 
 
-def test_total_batch_must_split_evenly(tmp_path, book):
-    proc = torchrun("--txt_file", book, *TINY, "--batch_size", "9", "--train_steps", 5, *run_dirs(tmp_path, "odd"))
-    assert proc.returncode != 0
-    assert "error: --batch_size 9 must be divisible by the 2 processes" in proc.stderr
-    assert not (tmp_path / "odd").exists()
+def test_total_batch_must_split_evenly(monkeypatch):
+    from part2.distributed import Dist
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    ddp = Dist()
+    assert ddp.active and not ddp.is_main and ddp.split_batch(64) == 32
+    with pytest.raises(UserError, match="--batch_size 9 must be divisible by the 2 processes"):
+        ddp.split_batch(9)
