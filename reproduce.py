@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -105,17 +106,40 @@ class PieceFailed(Exception):
     pass
 
 
-def run_command(cmd: list[str], log: Path) -> None:
-    """Run ``python <cmd>`` from the repository root, appending its output to ``log``."""
+def run_command(cmd: list, log: Path, stdout_file: Path | None = None) -> None:
+    """Run ``python <cmd>`` from the repository root; its output is appended to ``log`` (or, with
+    ``stdout_file``, its standard output goes there and a copy to the log).
+
+    When reproduce.py is interrupted (Ctrl-C, or SIGTERM turned into KeyboardInterrupt by
+    :func:`main`) the child gets SIGTERM too, so trainers save their checkpoint and the next run
+    resumes them instead of finding an orphan still writing into the same folder.
+    """
     full = [sys.executable, *map(str, cmd)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"\n$ {' '.join(full[1:])}\n")
         handle.flush()
-        proc = subprocess.run(full, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
+        out = open(stdout_file, "w", encoding="utf-8") if stdout_file else handle
+        try:
+            child = subprocess.Popen(full, cwd=ROOT, stdout=out, stderr=handle, env=env)
+            try:
+                code = child.wait()
+            except KeyboardInterrupt:
+                child.terminate()
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                raise
+        finally:
+            if stdout_file:
+                out.close()
+    if stdout_file and code == 0:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(Path(stdout_file).read_text(encoding="utf-8"))
+    if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
-        raise PieceFailed(f"'{' '.join(map(str, cmd[:1]))}' exited with {proc.returncode}: "
+        raise PieceFailed(f"'{' '.join(map(str, cmd[:1]))}' exited with {code}: "
                           f"{tail[0] if tail else ''} (log: {log})")
 
 
@@ -221,11 +245,12 @@ def part2_sample_jobs(ctx) -> list[tuple[str, list]]:
     jobs.append(("tau_greedy", [*base, "--method", "greedy", "--prompt", prompt,
                                 "--length", s["length"]]))
     for i, p in enumerate(PROMPTS[:s["prompts"]]):
+        seeded = [*base[:-1], i]  # a seed of its own per prompt: no shared random draws
         jobs.append((f"prompt{i}_beam1", [*base, "--method", "beam", "--beam_width", 1,
                                           "--prompt", p, "--length", s["length"]]))
         jobs.append((f"prompt{i}_beam5", [*base, "--method", "beam", "--beam_width", 5,
                                           "--prompt", p, "--length", s["length"]]))
-        jobs.append((f"prompt{i}_sample", [*base, "--method", "sample", "--temperature", "1",
+        jobs.append((f"prompt{i}_sample", [*seeded, "--method", "sample", "--temperature", "1",
                                            "--prompt", p, "--length", s["length"],
                                            "--num_samples", 2]))
     return jobs
@@ -236,20 +261,11 @@ def part2_samples_cmds(ctx):
 
 
 def run_part2_samples(ctx, log):
+    """Each sample.py call's printed text is kept as <label>.txt next to the command that made it."""
     out = ctx.cache("part2_samples")
     for label, cmd in part2_sample_jobs(ctx):
-        full = [sys.executable, *map(str, cmd)]
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"\n$ {' '.join(full[1:])}\n")
-        proc = subprocess.run(full, cwd=ROOT, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or [""])[-1]
-            raise PieceFailed(f"part2/sample.py ({label}) exited with {proc.returncode}: {last}")
-        (out / f"{label}.txt").write_text(proc.stdout, encoding="utf-8")
         (out / f"{label}.cmd").write_text("python " + " ".join(map(str, cmd)), encoding="utf-8")
+        run_command(cmd, log, stdout_file=out / f"{label}.txt")
 
 
 def figure2_cmds(ctx):
@@ -306,8 +322,10 @@ def config_hash(ctx: Context, piece: Piece) -> str:
         if marker.exists():
             record = json.loads(marker.read_text(encoding="utf-8"))
             upstream[name] = [record.get("config_hash"), record.get("finished")]
-    text = json.dumps({"piece": piece.name, "mode": ctx.mode, "commands": cmds,
-                       "upstream": upstream}, sort_keys=True)
+    config = {"piece": piece.name, "mode": ctx.mode, "commands": cmds}
+    if upstream:
+        config["upstream"] = upstream
+    text = json.dumps(config, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -388,8 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # handled like Ctrl-C: the running child is stopped, run_main exits 130
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     if args.list:
         for p in PIECES:
             print(f"{p.name:14s} {p.what}")

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
-PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said", "The king's daughter"]
+PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said", "The king said to his daughter"]
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 
 
@@ -150,6 +150,9 @@ def collect_length_study(ctx) -> None:
         values[f"length_study__{key}_longest"] = str(longest)
         values[f"length_study__{key}_acc_longest"] = pct(sum(by_len[longest]) / len(by_len[longest]))
         values[f"length_study__{key}_lengths"] = ", ".join(map(str, sorted(by_len)))
+    unfinished = [f"{r['model_type']} T={r['input_length']} seed {r['seed']} ({r['status']}, "
+                  f"{pct(r['test_accuracy'])})" for r in rows if r["status"] != "early_stop"]
+    values["length_study__unfinished"] = "; ".join(unfinished) if unfinished else "none"
     values["length_study__seeds"] = str(len({r["seed"] for r in rows}))
     values["length_study__test_size"] = ""  # filled below when available
     sizes = {json.loads(p.read_text(encoding="utf-8")).get("test_size")
@@ -409,7 +412,10 @@ def collect_part2_samples(ctx) -> None:
         ["prompt", "log p, greedy (beam width 1)", "log p, beam width 5",
          "distinct 8-grams, greedy", "distinct 8-grams, beam", "distinct 8-grams, sampled τ=1"],
         beam_rows))
+    greedy_texts = {read(f"prompt{i}_beam1")[0]["text"][len(p):]
+                    for i, p in enumerate(PROMPTS[:s["prompts"]])}
     put_values(ctx, part2__beam_better=f"{better} of {s['prompts']}",
+               part2__prompts=str(s["prompts"]), part2__greedy_distinct=str(len(greedy_texts)),
                part2__sample_length=str(s["length"]), part2__long_length=str(s["long"]),
                part2__temperature_prompt=prompt)
 
@@ -482,14 +488,15 @@ def collect_karate(ctx) -> None:
     history = read_csv(need(c / "history.csv"))
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([int(h["epoch"]) for h in history], [float(h["train_loss"]) for h in history],
-            label="train loss (labelled nodes)")
+    line1, = ax.plot([int(h["epoch"]) for h in history], [float(h["train_loss"]) for h in history],
+                     label="train loss (labelled nodes)")
     ax2 = ax.twinx()
-    ax2.plot([int(h["epoch"]) for h in history], [float(h["held_out_accuracy"]) for h in history],
-             color="tab:orange", label="held-out accuracy")
+    line2, = ax2.plot([int(h["epoch"]) for h in history],
+                      [float(h["held_out_accuracy"]) for h in history],
+                      color="tab:orange", label="held-out accuracy")
     ax.set(xlabel="epoch", ylabel="cross-entropy", title=f"GCN on the karate club, seed {rows[0][0]}")
     ax2.set(ylabel="held-out accuracy", ylim=(0, 1.02))
-    fig.legend(loc="center right", fontsize=8)
+    ax.legend(handles=[line1, line2], loc="center right", fontsize=8)
     savefig(fig, ctx.figures / "karate_curve.png")
     s, a = metrics["summary"], metrics["args"]
     put_values(ctx, karate__mean=pct(s["mean"]), karate__std=pct(s["std"]), karate__min=pct(s["min"]),
