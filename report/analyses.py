@@ -235,7 +235,8 @@ def collect_grads(ctx) -> None:
     put_table(ctx, "grads_models.md", md_table(
         ["trained model", "T", "steps", "held-out accuracy", "stopped by", "seconds"], model_rows))
     g = ctx.cfg["grads"]
-    values.update(grads__length=str(g["length"]), grads__batch=str(g["grad_batch"]))
+    values.update(grads__length=str(g["length"]), grads__batch=str(g["grad_batch"]),
+                  grads__time_limit=f"{g['time_limit']:g}")
     put_values(ctx, **values)
 
 
@@ -303,6 +304,10 @@ def collect_part2_train(ctx) -> None:
     put_table(ctx, "part2_hyperparameters.md", md_table(
         ["flag", "value"], [[f"`--{k}`", "-" if v is None else v]
                             for k, v in args.items() if k not in skip]))
+    for key, value in args.items():  # the run's hyper-parameters, for the prose of 2.1(a)
+        put_values(ctx, **{f"part2__arg_{key}": "none" if value is None else f"{value:g}"
+                           if isinstance(value, float) else str(value)})
+    put_values(ctx, part2__preset=args.get("preset") or "none (the flags' defaults and the mode's budget)")
     metrics = read_csv(summary / "metrics.csv")
     val = [m for m in metrics if m["split"].startswith("val")]
     train = [m for m in metrics if m["split"].startswith("train")]
