@@ -143,7 +143,7 @@ def run_command(cmd: list, log: Path, stdout_file: Path | None = None) -> None:
                           f"{tail[0] if tail else ''} (log: {log})")
 
 
-def book_path(ctx: Context) -> Path:
+def book_path(ctx: Context) -> Path | None:
     """The default book: ../shared/books when present, else the downloader's cache, else (smoke
     only) a generated text so that CI without books or network still runs end to end."""
     if SHARED_BOOK.is_file():
@@ -151,8 +151,10 @@ def book_path(ctx: Context) -> Path:
     from assets.gutenberg import cached_path
 
     cached = cached_path("grimm")
-    if cached.is_file() or ctx.mode != "smoke":
-        return cached  # part2/train.py downloads it when missing, or says what to do
+    if cached.is_file():
+        return cached
+    if ctx.mode != "smoke":
+        return None  # part2/train.py --book grimm downloads it, or says what to do when offline
     fake = ctx.cache("part2_train") / "generated_book.txt"
     fake.parent.mkdir(parents=True, exist_ok=True)
     line = ("Once upon a time there was a king's daughter. The wolf said to the king: "
@@ -225,7 +227,9 @@ def grads_cmds(ctx):
 
 def part2_train_cmds(ctx):
     c = ctx.cache("part2_train")
-    return [["part2/train.py", "--txt_file", book_path(ctx), "--summary_path", c / "summary",
+    book = book_path(ctx)
+    source = ["--txt_file", book] if book else ["--book", "grimm"]
+    return [["part2/train.py", *source, "--summary_path", c / "summary",
              "--checkpoint_dir", c / "checkpoints", "--device", "cpu", "--seed", 0,
              "--no_progress", *ctx.cfg["part2_train"]]]
 

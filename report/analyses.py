@@ -311,7 +311,7 @@ def collect_part2_train(ctx) -> None:
     metrics = read_csv(summary / "metrics.csv")
     val = [m for m in metrics if m["split"].startswith("val")]
     train = [m for m in metrics if m["split"].startswith("train")]
-    values = {"part2__book": Path(args["txt_file"]).name,
+    values = {"part2__book": Path(args.get("txt_file") or str(args.get("book"))).name,
               "part2__vocab": str(config.get("vocab_size", "?")),
               "part2__train_chars": f"{config.get('train_chars', 0):,}",
               "part2__val_chars": f"{config.get('val_chars', 0):,}",
