@@ -1,0 +1,19 @@
+"""Smoke test: bench/bench_cells.py runs in --quick mode and reports every contender (no timings asserted)."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_script
+
+
+def test_bench_cells_quick(tmp_path):
+    out = tmp_path / "cells.json"
+    proc = run_script("bench/bench_cells.py", "--quick", "--threads", "1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "ours/builtin" in proc.stdout
+    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert {r["model"] for r in rows} == {"RNN", "LSTM"}
+    for r in rows:
+        for name in ("ours", "ours_autograd", "builtin"):
+            assert r[f"{name}_ms"] > 0 and r[f"{name}_saved_MB"] >= 0
+        assert r["ratio"] > 0
