@@ -58,10 +58,16 @@ def load_checkpoint(path: str | os.PathLike, kind: str, map_location="cpu") -> d
         raise UserError(f"checkpoint '{path}' does not exist")
     if path.is_dir():
         raise UserError(f"checkpoint '{path}' is a directory, not a checkpoint file")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"checkpoint '{path}' cannot be read (truncated or corrupt?): "
+                        "it is not a PyTorch checkpoint archive")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError,
-            OSError, AttributeError, KeyError) as exc:
+    except pickle.UnpicklingError:
+        raise UserError(f"checkpoint '{path}' cannot be read: it holds objects other than tensors "
+                        "and plain data, so it was not written by this project") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError,
+            KeyError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UserError(f"checkpoint '{path}' cannot be read (truncated or corrupt?): {reason}") from None
     if not isinstance(state, dict) or "kind" not in state:
