@@ -183,7 +183,8 @@ def collect_optimizers(ctx) -> None:
                      f"{result['test_loss']:.4f}", first if first is not None else "never",
                      f"{norms[len(norms) // 2]:.3f}" if norms else "-",
                      f"{result['train_seconds']:.0f}"])
-        put_values(ctx, **{f"optimizers__{opt}_accuracy": pct(result["test_accuracy"])})
+        put_values(ctx, **{f"optimizers__{opt}_accuracy": pct(result["test_accuracy"]),
+                           f"optimizers__{opt}_loss": f"{result['test_loss']:.3f}"})
     ax1.axhline(0.1, color="gray", ls=":", label="chance")
     ax1.set(xlabel="training step", ylabel="held-out accuracy", ylim=(0, 1.02),
             title=f"LSTM, T = {length}, learning rate {lr:g}")
