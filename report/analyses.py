@@ -150,10 +150,21 @@ def collect_length_study(ctx) -> None:
         values[f"length_study__{key}_longest"] = str(longest)
         values[f"length_study__{key}_acc_longest"] = pct(sum(by_len[longest]) / len(by_len[longest]))
         values[f"length_study__{key}_lengths"] = ", ".join(map(str, sorted(by_len)))
+        steps = [int(r["steps"]) for r in rows
+                 if r["model_type"] == model and int(r["input_length"]) == longest]
+        values[f"length_study__{key}_steps_longest"] = f"{sum(steps) / len(steps):,.0f}"
     unfinished = [f"{r['model_type']} T={r['input_length']} seed {r['seed']} ({r['status']}, "
                   f"{pct(r['test_accuracy'])})" for r in rows if r["status"] != "early_stop"]
     values["length_study__unfinished"] = "; ".join(unfinished) if unfinished else "none"
     values["length_study__seeds"] = str(len({r["seed"] for r in rows}))
+    common = sorted(set.intersection(*[{int(r["input_length"]) for r in rows if r["model_type"] == m}
+                                       for m in ("LSTM", "RNN")]) or {0})
+    values["length_study__common_longest"] = str(common[-1]) if common[-1] else "none"
+    for model in ("LSTM", "RNN"):
+        steps = [int(r["steps"]) for r in rows
+                 if r["model_type"] == model and int(r["input_length"]) == common[-1]]
+        values[f"length_study__{model.lower()}_steps_common"] = (
+            f"{sum(steps) / len(steps):,.0f}" if steps else "-")
     values["length_study__test_size"] = ""  # filled below when available
     sizes = {json.loads(p.read_text(encoding="utf-8")).get("test_size")
              for p in (c / "runs").glob("*/result.json")}
