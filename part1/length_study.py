@@ -272,6 +272,14 @@ def main() -> int:
                             f"got {task!r}")
         cells = [cells[int(task)]]
 
+    previous = out / "config.json"
+    if previous.exists():
+        before = json.loads(previous.read_text(encoding="utf-8"))["args"]
+        for key in ("quick", "max_steps"):
+            if before.get(key) != getattr(args, key):
+                raise UserError(f"'{out}' holds a study made with --{key} {before.get(key)}, "
+                                f"not {getattr(args, key)}; its rows would mix recipes: pass "
+                                "another --out_dir")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"args": vars(args), "environment": environment_info(),
                                                  "recipes": {f"{m}_T{t}": recipe(m, t, args.quick)

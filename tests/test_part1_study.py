@@ -32,6 +32,9 @@ def test_study_writes_rows_figure_and_table_then_resumes(tmp_path):
     again = run_script(STUDY, "--quick", "--lengths", "3", "--out_dir", out)
     assert again.returncode == 0 and "2 already done, 0 to run" in again.stdout
     assert rows(out) == first
+    # a full study must not pick up the quick recipe's rows
+    mixed = run_script(STUDY, "--lengths", "3", "--out_dir", out)
+    assert_one_line_error(mixed, "--quick", "another --out_dir")
 
 
 def test_killed_cell_is_not_recorded_and_resumes_from_its_checkpoint(tmp_path):
