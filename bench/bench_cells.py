@@ -1,20 +1,25 @@
 """Training-step time of the hand-written cells against nn.RNN / nn.LSTM, side by side in one process.
 
 One training step = zero_grad + forward + cross-entropy on the last step + backward + gradient
-clipping + RMSprop step, batch 128, hidden 128, as in part1/train.py. The three contenders run
-interleaved (one step each, in turn) so that machine noise hits them alike; we report the median and
-min-max of the step time and the ratio of medians to the built-in. Memory is the number of bytes the
-autograd graph keeps for the backward pass (counted with saved-tensor hooks), a stable proxy for the
-activation memory of a step.
+clipping + RMSprop step (the optimizer of part1/train.py, built by its own ``build_optimizer``),
+batch 128, hidden 128. The three contenders (our default path with the hand-written backward, our
+cells recorded step by step by autograd, and nn.RNN / nn.LSTM) run interleaved, one step each in
+turn, so that machine noise hits them alike; we report the median and min-max of the step time and
+the ratio of medians to the built-in. Memory, two ways: the bytes the autograd graph keeps for the
+backward pass (counted with saved-tensor hooks), and the peak resident memory a training step adds,
+measured in a fresh process per contender (``--peak_memory``, T = 100 by default).
 
     python bench/bench_cells.py            # T = 20, 50, 100; input_dim 1 and 10
     python bench/bench_cells.py --quick    # a few seconds, for CI
+    python bench/bench_cells.py --peak_memory --models LSTM --lengths 100 --input_dims 10
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +32,7 @@ from torch import nn
 
 from common.runtime import environment_info
 from part1.lstm import LSTM
+from part1.train import build_optimizer
 from part1.vanilla_rnn import VanillaRNN
 
 
@@ -53,7 +59,7 @@ def contenders(kind: str, T: int, d: int, n: int) -> dict:
 
 
 def make_step(model):
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+    optimizer = build_optimizer(argparse.Namespace(optimizer="rmsprop", learning_rate=1e-3), model)
 
     def step(x, y):
         optimizer.zero_grad(set_to_none=True)
@@ -80,13 +86,54 @@ def saved_bytes(model, x, y) -> int:
     return total
 
 
+def batch_of(T, d, batch):
+    digits = torch.randint(0, 10, (batch, T))
+    x = F.one_hot(digits, 10).float() if d == 10 else digits.float().unsqueeze(-1)  # (B, T, d)
+    return x, digits[:, 0]
+
+
+def peak_step_memory_mb(name, kind, T, d, n, batch) -> float:
+    """In this (fresh) process: how far one training step raises the peak resident memory."""
+    torch.manual_seed(0)
+    model = contenders(kind, T, d, n)[name]
+    step = make_step(model)
+    x, y = batch_of(T, d, batch)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    for _ in range(2):  # the optimizer's state appears at the first step
+        step(x, y)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
+def peak_memory_rows(args) -> list[dict]:
+    rows = []
+    for kind in args.models:
+        for T in args.lengths:
+            for d in args.input_dims:
+                row = {"model": kind, "T": T, "input_dim": d, "hidden": args.hidden,
+                       "batch": args.batch}
+                for name in ("ours", "ours_autograd", "builtin"):
+                    probe = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                             f"import torch; torch.set_num_threads(1); import bench_cells; "
+                             f"print(bench_cells.peak_step_memory_mb({name!r}, {kind!r}, {T}, "
+                             f"{d}, {args.hidden}, {args.batch}))")
+                    out = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                         text=True, check=True).stdout
+                    row[f"{name}_peak_MB"] = float(out.split()[-1])
+                # a tiny --quick step may not raise the peak at all
+                row["peak_ratio"] = (row["ours_peak_MB"] / row["builtin_peak_MB"]
+                                     if row["builtin_peak_MB"] > 0 else None)
+                print(f"{kind:5s} {T:4d} {d:3d} | peak MB of a step: ours {row['ours_peak_MB']:.1f}, "
+                      f"autograd {row['ours_autograd_peak_MB']:.1f}, builtin "
+                      f"{row['builtin_peak_MB']:.1f} | ours/builtin {row['peak_ratio']}", flush=True)
+                rows.append(row)
+    return rows
+
+
 def bench_config(kind, T, d, n, batch, warmup, repeats) -> dict:
     torch.manual_seed(0)
     models = contenders(kind, T, d, n)
     steps = {name: make_step(m) for name, m in models.items()}
-    digits = torch.randint(0, 10, (batch, T))
-    x = F.one_hot(digits, 10).float() if d == 10 else digits.float().unsqueeze(-1)  # (B, T, d)
-    y = digits[:, 0]
+    x, y = batch_of(T, d, batch)
     times = {name: [] for name in models}
     for r in range(warmup + repeats):
         for name, step in steps.items():
@@ -116,13 +163,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
-    parser.add_argument("--out", default="bench/results/cells.json")
+    parser.add_argument("--peak_memory", action="store_true",
+                        help="measure the peak resident memory of one step instead of timing "
+                             "(one fresh process per contender; default lengths: 100)")
+    parser.add_argument("--out", default=None,
+                        help="JSON output (default bench/results/cells.json, or cells_memory.json)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.quick:
         args.lengths, args.input_dims, args.repeats, args.warmup = [10], [10], 3, 1
         args.batch, args.hidden = 16, 16
+    if args.peak_memory:
+        if "--lengths" not in sys.argv and not args.quick:
+            args.lengths = [100]
+        rows = peak_memory_rows(args)
+        write_json(args.out or "bench/results/cells_memory.json", args, rows)
+        return
     rows = []
     header = (f"{'model':5s} {'T':>4s} {'d':>3s} | {'ours ms':>9s} {'autograd ms':>11s} "
               f"{'builtin ms':>10s} | {'ours/builtin':>12s} {'autograd/builtin':>16s} | "
@@ -138,7 +195,11 @@ def main() -> None:
                       f"{r['builtin_ms']:10.2f} | {r['ratio']:12.2f} {r['ratio_autograd']:16.2f} | "
                       f"{r['ours_saved_MB']:8.1f} / {r['ours_autograd_saved_MB']:6.1f} / "
                       f"{r['builtin_saved_MB']:6.1f}", flush=True)
-    out = Path(args.out)
+    write_json(args.out or "bench/results/cells.json", args, rows)
+
+
+def write_json(path, args, rows) -> None:
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "environment": environment_info(), "rows": rows},
                               indent=2), encoding="utf-8")

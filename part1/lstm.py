@@ -11,16 +11,17 @@
 For speed the four gates are evaluated together: per forward the four input matrices, the four
 recurrent matrices and the four biases are stacked once, the input projection of all T steps is one
 matmul outside the loop, and each step does a single (B, n) x (n, 4n) matmul. The parameters keep
-their equation names and shapes; stacking happens once per forward. By default the loop runs inside
-``LSTMRecurrence`` (part1/bptt.py), whose backward through time is written out by hand; with
-``return_hidden=True`` or ``bptt="autograd"`` the same step function is recorded by autograd instead.
+their equation names and shapes; stacking happens once per forward. By default the sequence runs
+inside ``LSTMSequence`` (part1/bptt.py), whose backward through time is written out by hand; with
+``return_hidden=True`` or ``bptt="autograd"`` the step function ``lstm_step`` is recorded by autograd
+instead.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from part1.bptt import LSTMRecurrence, lstm_step
+from part1.bptt import LSTMSequence, lstm_step
 from part1.initialisation import as_sequence, init_matrix
 
 GATES = ("g", "i", "f", "o")
@@ -100,19 +101,18 @@ class LSTM(nn.Module):
         x = as_sequence(x, self.input_dim).to(self.W_gx.dtype)  # (B, T, d)
         n = self.num_hidden
         W_x, W_h, b = self.stacked()
+        if not (return_hidden or self.bptt == "autograd"):
+            h = LSTMSequence.apply(x.transpose(0, 1), W_x, W_h, b)  # h(T), (B, n)
+            return torch.addmm(self.b_p, h, self.W_ph.t())  # p(T), (B, K)
         # W_*x x(t) + b_* for all four gates and all T steps in one matmul.
         xw = torch.matmul(x, W_x.t()) + b  # (B, T, 4n)
-        if return_hidden or self.bptt == "autograd":
-            h = xw.new_zeros(x.shape[0], n)  # h(0) = 0, (B, n)
-            c = torch.zeros_like(h)  # c(0) = 0, (B, n)
-            W_h_t = W_h.t()  # (n, 4n)
-            hidden = []
-            # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
-            for xw_t in xw.unbind(1):
-                h, c, *_ = lstm_step(xw_t, h, c, W_h_t)  # h(t), c(t): (B, n)
-                hidden.append(h)
-        else:
-            h = LSTMRecurrence.apply(xw, W_h)  # h(T), (B, n)
+        h = xw.new_zeros(x.shape[0], n)  # h(0) = 0, (B, n)
+        c = torch.zeros_like(h)  # c(0) = 0, (B, n)
+        W_h_t = W_h.t()  # (n, 4n)
+        hidden = []
+        # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
+        for xw_t in xw.unbind(1):
+            h, c = lstm_step(xw_t, h, c, W_h_t)  # h(t), c(t): (B, n)
+            hidden.append(h)
         p = torch.addmm(self.b_p, h, self.W_ph.t())  # p(T), (B, K)
         return (p, hidden) if return_hidden else p
-

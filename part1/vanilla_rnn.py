@@ -6,15 +6,16 @@
 
 Only the last step's logits p(T) are returned: the palindrome task is scored on the final digit.
 The input projection W_hx x(t) + b_h of all steps is one matmul outside the loop. By default the loop
-runs inside ``RNNRecurrence`` (part1/bptt.py), whose backward through time is written out by hand;
-with ``return_hidden=True`` or ``bptt="autograd"`` the same step function is recorded by autograd.
+runs inside ``RNNSequence`` (part1/bptt.py), whose backward through time is written out by hand;
+with ``return_hidden=True`` or ``bptt="autograd"`` the step function ``rnn_step`` is recorded by
+autograd.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from part1.bptt import RNNRecurrence, rnn_step
+from part1.bptt import RNNSequence, rnn_step
 from part1.initialisation import as_sequence, init_matrix
 
 
@@ -71,17 +72,17 @@ class VanillaRNN(nn.Module):
             p(T), the logits of the last step ``(B, K)`` (and the hidden states if asked).
         """
         x = as_sequence(x, self.input_dim).to(self.W_hx.dtype)  # (B, T, d)
+        if not (return_hidden or self.bptt == "autograd"):
+            h = RNNSequence.apply(x.transpose(0, 1), self.W_hx, self.W_hh, self.b_h)  # h(T), (B, n)
+            return torch.addmm(self.b_p, h, self.W_ph.t())  # p(T) = W_ph h(T) + b_p, (B, K)
         # What does not depend on h(t-1) is done once for all steps: W_hx x(t) + b_h.
         xw = torch.matmul(x, self.W_hx.t()) + self.b_h  # (B, T, n)
-        if return_hidden or self.bptt == "autograd":
-            h = xw.new_zeros(x.shape[0], self.num_hidden)  # h(0) = 0, (B, n)
-            W_hh_t = self.W_hh.t()
-            hidden = []
-            # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
-            for xw_t in xw.unbind(1):
-                h = rnn_step(xw_t, h, W_hh_t)  # h(t), (B, n)
-                hidden.append(h)
-        else:
-            h = RNNRecurrence.apply(xw, self.W_hh)  # h(T), (B, n)
+        h = xw.new_zeros(x.shape[0], self.num_hidden)  # h(0) = 0, (B, n)
+        W_hh_t = self.W_hh.t()
+        hidden = []
+        # unbind, not xw[:, t]: indexing makes the backward build a full-size zero tensor per step
+        for xw_t in xw.unbind(1):
+            h = rnn_step(xw_t, h, W_hh_t)  # h(t), (B, n)
+            hidden.append(h)
         p = torch.addmm(self.b_p, h, self.W_ph.t())  # p(T) = W_ph h(T) + b_p, (B, K)
         return (p, hidden) if return_hidden else p

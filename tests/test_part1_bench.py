@@ -17,3 +17,16 @@ def test_bench_cells_quick(tmp_path):
         for name in ("ours", "ours_autograd", "builtin"):
             assert r[f"{name}_ms"] > 0 and r[f"{name}_saved_MB"] >= 0
         assert r["ratio"] > 0
+
+
+def test_bench_cells_peak_memory_quick(tmp_path):
+    out = tmp_path / "memory.json"
+    proc = run_script("bench/bench_cells.py", "--quick", "--peak_memory", "--models", "LSTM",
+                      "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    assert row["model"] == "LSTM" and row["T"] == 10
+    for name in ("ours", "ours_autograd", "builtin"):
+        assert row[f"{name}_peak_MB"] >= 0
+    if row["builtin_peak_MB"] > 0:
+        assert row["peak_ratio"] == row["ours_peak_MB"] / row["builtin_peak_MB"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from part1.bptt import LSTMRecurrence, RNNRecurrence
+from part1.bptt import LSTMSequence, RNNSequence
 from part1.lstm import LSTM
 from part1.vanilla_rnn import VanillaRNN
 
@@ -88,15 +88,50 @@ def test_gradcheck(kind, bptt):
     assert torch.autograd.gradcheck(f, (x, *model.parameters()), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("function", [RNNRecurrence, LSTMRecurrence])
+@pytest.mark.parametrize("function", [RNNSequence, LSTMSequence])
 def test_hand_written_bptt_passes_gradcheck(function):
     """The Functions alone: every input and weight gradient against finite differences."""
     torch.manual_seed(1)
-    n = 3
-    width = n if function is RNNRecurrence else 4 * n
-    xw = torch.randn(2, 5, width, dtype=torch.float64, requires_grad=True)
-    W = (0.5 * torch.randn(width, n, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(function.apply, (xw, W), eps=1e-6, atol=1e-6)
+    T, B, d, n = 5, 2, 3, 4
+    rows = n if function is RNNSequence else 4 * n
+    x = torch.randn(T, B, d, dtype=torch.float64, requires_grad=True)  # time-major
+    W_x = (0.5 * torch.randn(rows, d, dtype=torch.float64)).requires_grad_()
+    W_h = (0.5 * torch.randn(rows, n, dtype=torch.float64)).requires_grad_()
+    b = (0.5 * torch.randn(rows, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(function.apply, (x, W_x, W_h, b), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+@pytest.mark.parametrize("input_dim", [1, 10])
+@pytest.mark.parametrize("kind", ["RNN", "LSTM"])
+def test_fast_path_agrees_with_pytorch(kind, input_dim, batch):
+    """The default training path (hand-written forward and backward) against nn.RNN / nn.LSTM:
+    the logits and every weight gradient, mapped through the gate order i, f, g, o."""
+    torch.manual_seed(batch * 10 + input_dim)
+    cls, copy = (VanillaRNN, copy_into_nn_rnn) if kind == "RNN" else (LSTM, copy_into_nn_lstm)
+    model = randomise(cls(T, input_dim, N_HIDDEN, N_CLASSES, bptt="manual").double())
+    ref = copy(model)
+    x = torch.randn(batch, T, input_dim, dtype=torch.float64)
+    logits = model(x)
+    ref_out, _ = ref(x)  # (B, T, n)
+    torch.testing.assert_close(logits, ref_out[:, -1] @ model.W_ph.T + model.b_p, atol=1e-6, rtol=0)
+    grad_out = torch.randn_like(logits)
+    logits.backward(grad_out)
+    (ref_out[:, -1] @ model.W_ph.T).backward(grad_out)
+    n = N_HIDDEN
+    if kind == "RNN":
+        pairs = {"W_hx": ref.weight_ih_l0.grad, "W_hh": ref.weight_hh_l0.grad,
+                 "b_h": ref.bias_ih_l0.grad}
+    else:
+        order = {"i": 0, "f": 1, "g": 2, "o": 3}  # PyTorch's gate blocks
+        pairs = {}
+        for gate, k in order.items():
+            block = slice(k * n, (k + 1) * n)
+            pairs[f"W_{gate}x"] = ref.weight_ih_l0.grad[block]
+            pairs[f"W_{gate}h"] = ref.weight_hh_l0.grad[block]
+            pairs[f"b_{gate}"] = ref.bias_ih_l0.grad[block]
+    for name, expected in pairs.items():
+        torch.testing.assert_close(getattr(model, name).grad, expected, atol=1e-6, rtol=0, msg=name)
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM"])
@@ -118,7 +153,7 @@ def test_manual_bptt_equals_autograd_through_the_loop(kind):
 FORBIDDEN = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Linear", "linear", "Bilinear"}
 
 
-@pytest.mark.parametrize("filename", ["vanilla_rnn.py", "lstm.py"])
+@pytest.mark.parametrize("filename", ["vanilla_rnn.py", "lstm.py", "bptt.py"])
 def test_no_builtin_recurrent_or_linear_module(filename):
     tree = ast.parse((ROOT / "part1" / filename).read_text(encoding="utf-8"))
     used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
