@@ -34,6 +34,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common.args import positive_int
 from common.runtime import UserError, environment_info, run_main
 from report import analyses
 from report.render import render_report
@@ -88,6 +89,7 @@ class Context:
     out: Path
     mode: str
     cfg: dict
+    workers: int = 1
     python: str = sys.executable
     values: dict = field(default_factory=dict)
 
@@ -170,8 +172,9 @@ def book_path(ctx: Context) -> Path | None:
 # ----------------------------------------------------------------------------------------------
 
 def length_study_cmds(ctx):
+    workers = ["--workers", ctx.workers] if ctx.workers > 1 else []
     return [["part1/length_study.py", "--out_dir", ctx.cache("length_study"), "--device", "cpu",
-             *ctx.cfg["length_study"]]]
+             *ctx.cfg["length_study"], *workers]]
 
 
 def optimizer_cmds(ctx):
@@ -320,6 +323,9 @@ PIECE_NAMES = [p.name for p in PIECES]
 def config_hash(ctx: Context, piece: Piece) -> str:
     """Hash of what defines a piece's result: the mode and its commands (paths made relative)."""
     cmds = [[str(a).replace(str(ctx.out), "<out>") for a in cmd] for cmd in piece.commands(ctx)]
+    for cmd in cmds:  # the number of workers changes the speed, not the result
+        if "--workers" in cmd:
+            del cmd[cmd.index("--workers"):cmd.index("--workers") + 2]
     # a piece built on another one's output (samples of a trained model) is redone when that reruns
     upstream = {}
     for name in piece.needs:
@@ -407,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated subset of: {', '.join(PIECE_NAMES)}")
     parser.add_argument("--out", type=Path, default=ROOT / "report",
                         help="folder for figures/, tables/, values.json, REPORT.md and .cache/")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="parallel worker processes of the length study (part1/length_study.py "
+                             "--workers); results do not depend on it")
     parser.add_argument("--list", action="store_true", help="list the pieces and exit")
     return parser
 
@@ -431,7 +440,7 @@ def main(argv=None) -> int:
             (out / sub).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the output folder '{args.out}': {exc.strerror}") from None
-    ctx = Context(out=out, mode=mode, cfg=MODES[mode])
+    ctx = Context(out=out, mode=mode, cfg=MODES[mode], workers=args.workers)
     selected = [p for p in PIECES if args.only is None or p.name in args.only]
 
     from tqdm import tqdm

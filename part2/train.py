@@ -198,6 +198,33 @@ def evaluate(model, x, y, chunk: int = 512):
     return (total_loss / n).item(), (total_correct / n).item()
 
 
+@torch.no_grad()
+def evaluate_stream(model, ids: torch.Tensor, streams: int = 16, chunk: int = 256):
+    """Mean cross-entropy (nats/char) and accuracy of the held-out text ``ids`` ``(N,)`` read the way
+    a language model reads a text: cut into ``streams`` consecutive stretches, each run from its start
+    with the LSTM state carried from chunk to chunk, so every character is predicted from all the text
+    before it in its stretch (only the first character of a stretch starts from a zero state)."""
+    length = (ids.numel() - 1) // streams
+    if length < 1:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    x = ids[: streams * length].view(streams, length).to(device)                   # (S, L)
+    y = ids[1: streams * length + 1].view(streams, length).to(device)              # (S, L)
+    total_loss = torch.zeros((), dtype=torch.float64, device=device)
+    total_correct = torch.zeros((), dtype=torch.float64, device=device)
+    state = None
+    for start in range(0, length, chunk):
+        logits, state = model(x[:, start:start + chunk], state)                    # (S, c, V)
+        yb = y[:, start:start + chunk]
+        total_loss += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1),
+                                      reduction="sum").double()
+        total_correct += (logits.argmax(-1) == yb).sum().double()
+    model.train(was_training)
+    return (total_loss / y.numel()).item(), (total_correct / y.numel()).item()
+
+
 def write_samples(model, dataset, generator, step: int, path: Path, info: str) -> str:
     """Append this step's samples: 5 greedy of 30 characters and 2 of 120 from random first
     characters, and one 120-character sample at each temperature tau in {0.5, 1, 2}."""
@@ -345,6 +372,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
     sums = torch.zeros(2, dtype=torch.float64, device=device)      # [loss, accuracy]
     first_bad = torch.full((), -1, dtype=torch.long, device=device)
     start_step, best_val, best_step, elapsed_before = 0, float("inf"), 0, 0.0
+    best_stream = float("nan")  # carried-state validation loss at best_step
     if ckpt is not None:
         model.load_state_dict(ckpt["model_state"])
         optimizer.load_state_dict(ckpt["optimizer_state"])
@@ -358,6 +386,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
             sums = mine["sums"].to(device)
         start_step, best_val, best_step = ckpt["step"], ckpt["best_val_loss"], ckpt["best_step"]
         elapsed_before = ckpt.get("elapsed_s", 0.0)
+        best_stream = ckpt.get("best_val_stream_loss", float("nan"))
 
     summary = Path(args.summary_path)
     ckpt_dir = Path(args.checkpoint_dir)
@@ -419,6 +448,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
                  "scheduler_state": scheduler.state_dict(), "step": step, "args": vars(args),
                  "vocabulary": dataset.chars, "rng": rng,
                  "running_sums": sums.cpu(), "best_val_loss": best_val, "best_step": best_step,
+                 "best_val_stream_loss": best_stream,
                  "elapsed_s": elapsed_before + time.perf_counter() - t0,
                  "environment": plain_environment()}
         save_checkpoint(state, ckpt_dir / name, KIND)
@@ -468,11 +498,14 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
                                     val=f"{val_loss:.3f}", refresh=False)
             if val_due and main_rank:
                 val_loss, val_acc = evaluate(model, val_x, val_y)
+                stream_loss, stream_acc = evaluate_stream(model, dataset.val_data)
                 log_row(step, "val", val_loss, val_acc)
-                bar.write(f"step {step}: validation loss {val_loss:.4f} nats/char, accuracy {val_acc:.4f}, "
+                log_row(step, "val_stream", stream_loss, stream_acc)
+                bar.write(f"step {step}: validation loss {val_loss:.4f} nats/char, accuracy {val_acc:.4f} "
+                          f"(carried state: {stream_loss:.4f}, {stream_acc:.4f}), "
                           f"lr {optimizer.param_groups[0]['lr']:.3g}")
                 if val_loss < best_val:
-                    best_val, best_step = val_loss, step
+                    best_val, best_step, best_stream = val_loss, step, stream_loss
                     checkpoint(step, "best.pt")
             if sample_due and main_rank:
                 block = write_samples(model, dataset, sample_gen, step, samples_path,
@@ -499,7 +532,8 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
             return 128 + int(getattr(signal, stopped))
     from part2.plot import plot_curves
     png = plot_curves(csv_path, summary / "curves.png", title=f"part 2, {Path(args.txt_file).name}")
-    print(f"done at step {step}: validation loss {val_loss:.4f} (best {best_val:.4f} at step {best_step}); "
+    print(f"done at step {step}: validation loss {val_loss:.4f} (best {best_val:.4f} at step {best_step}, "
+          f"{best_stream:.4f} with carried state); "
           f"{speed}; checkpoints in '{ckpt_dir}', curves in '{png}'", flush=True)
     return 0
 

@@ -321,7 +321,7 @@ def collect_part2_train(ctx) -> None:
                            if isinstance(value, float) else str(value)})
     put_values(ctx, part2__preset=args.get("preset") or "none (the flags' defaults and the mode's budget)")
     metrics = read_csv(summary / "metrics.csv")
-    val = [m for m in metrics if m["split"].startswith("val")]
+    val = [m for m in metrics if m["split"] == "val"]
     train = [m for m in metrics if m["split"].startswith("train")]
     values = {"part2__book": Path(args.get("txt_file") or str(args.get("book"))).name,
               "part2__vocab": str(config.get("vocab_size", "?")),

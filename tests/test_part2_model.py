@@ -87,3 +87,24 @@ def test_small_model_overfits_a_short_text():
     assert first > 2.5
     assert loss.item() < 0.15
     assert (model(x)[0].argmax(-1) == y).float().mean() > 0.97
+
+
+def test_carried_state_validation_reads_each_stretch_as_one_sequence():
+    """evaluate_stream: chunking with a carried state equals one forward over each whole stretch,
+    and it differs from scoring zero-state windows (the context is really carried)."""
+    from part2.train import evaluate, evaluate_stream
+
+    torch.manual_seed(3)
+    model = TextGenerationModel(2, 10, 9, lstm_num_hidden=16, lstm_num_layers=2, device="cpu")
+    ids = torch.randint(0, 9, (2 * 50 + 1,))
+    loss, acc = evaluate_stream(model, ids, streams=2, chunk=7)
+    x, y = ids[:100].view(2, 50), ids[1:101].view(2, 50)
+    with torch.no_grad():
+        logits, _ = model.eval()(x)                                            # (2, 50, 9)
+    expected = F.cross_entropy(logits.reshape(-1, 9), y.reshape(-1)).item()
+    assert loss == pytest.approx(expected, rel=1e-6)
+    assert acc == pytest.approx((logits.argmax(-1) == y).float().mean().item())
+    windows, _ = evaluate(model, ids[:100].view(10, 10), ids[1:101].view(10, 10))
+    assert abs(windows - loss) > 1e-6
+    too_short = evaluate_stream(model, ids[:2], streams=2)  # fewer characters than stretches
+    assert all(v != v for v in too_short)  # NaN, as evaluate() gives for an empty set

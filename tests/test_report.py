@@ -153,3 +153,14 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path):
     target.write_text("x", encoding="utf-8")
     assert_one_line_error(run_script("reproduce.py", "--smoke", "--out", target, timeout=120),
                           "not a folder")
+
+
+def test_the_number_of_workers_is_passed_on_but_does_not_change_the_hash(tmp_path):
+    import reproduce
+
+    study = next(p for p in reproduce.PIECES if p.name == "length_study")
+    one, two = (reproduce.Context(out=tmp_path, mode="full", cfg=reproduce.MODES["full"], workers=w)
+                for w in (1, 2))
+    assert "--workers" in map(str, study.commands(two)[0])
+    assert "--workers" not in map(str, study.commands(one)[0])
+    assert reproduce.config_hash(one, study) == reproduce.config_hash(two, study)
