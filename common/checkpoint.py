@@ -10,15 +10,16 @@ vocabulary, step, best validation loss, RNG states) it always carries
 
 Saving goes to a temporary file in the same folder, is flushed to disk, and is then renamed over the
 target (an atomic operation on POSIX), so a run killed while saving leaves the previous checkpoint
-intact. Loading uses ``weights_only=True`` (no arbitrary code runs) and ``map_location`` (a CUDA
+intact; :func:`atomic_write_text` does the same for JSON and CSV files that concurrent processes
+share. Loading uses ``weights_only=True`` (no arbitrary code runs) and ``map_location`` (a CUDA
 checkpoint opens on a CPU).
 """
 from __future__ import annotations
 
 import os
 import pickle
+import secrets
 import signal
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,14 +30,17 @@ from common.runtime import UserError
 FORMAT_VERSION = 1
 
 
-def atomic_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` to ``path`` through a temporary file and a rename."""
+def _atomic_write(path: str | os.PathLike, write, **open_kwargs) -> None:
+    """Call ``write(handle)`` on a new file next to ``path``, flush it to disk, rename it over ``path``.
+
+    Readers (another process, a SLURM task) see the old file or the new one, never half of one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+        with open(tmp, **open_kwargs) as handle:  # mode "x": a new file with the usual permissions
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -44,6 +48,17 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_save(obj, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path`` through a temporary file and a rename."""
+    _atomic_write(path, lambda handle: torch.save(obj, handle), mode="xb")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` as UTF-8 to ``path`` through a temporary file and a rename (no newline
+    translation, so CSV text keeps its line ends)."""
+    _atomic_write(path, lambda handle: handle.write(text), mode="x", encoding="utf-8", newline="")
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike, kind: str) -> None:

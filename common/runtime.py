@@ -6,6 +6,7 @@ missing file, a corrupt checkpoint) is raised as :class:`UserError` and printed 
 """
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import random
@@ -16,6 +17,8 @@ import numpy as np
 import torch
 
 EXIT_USER_ERROR = 2
+# Versions recorded when installed; read from the package metadata, so nothing heavy is imported.
+OPTIONAL_PACKAGES = ("matplotlib", "tqdm", "networkx", "torch_geometric")
 EXIT_INTERRUPTED = 130
 
 
@@ -69,7 +72,7 @@ def seed_everything(seed: int) -> None:
 
 def environment_info() -> dict:
     """Versions and machine facts saved next to every result and inside every checkpoint."""
-    return {
+    info = {
         "python": platform.python_version(),
         "torch": str(torch.__version__),
         "numpy": np.__version__,
@@ -78,3 +81,9 @@ def environment_info() -> dict:
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
     }
+    for name in OPTIONAL_PACKAGES:
+        try:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return info

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -29,7 +30,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common.args import positive_int
-from common.runtime import UserError, environment_info, run_main
+from common.checkpoint import atomic_write_text
+from common.runtime import UserError, environment_info, resolve_device, run_main
 
 FULL_LENGTHS = {"LSTM": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100],
                 "RNN": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100]}
@@ -117,21 +119,19 @@ def run_cell(out_dir: str, model_type: str, length: int, seed: int, quick: bool,
         return result
     row = {**{k: flags.get(k, "") for k in FIELDS}, **result, "curriculum": False}
     row["chrono"] = bool(flags.get("chrono", False))
-    tmp = row_file.with_suffix(".tmp")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(row, indent=2), encoding="utf-8")
-    os.replace(tmp, row_file)  # the row appears only once the run is complete
+    atomic_write_text(row_file, json.dumps(row, indent=2))  # appears only once the run is complete
     return row
 
 
 def merge(out: Path) -> list[dict]:
-    """Collect the per-cell rows into results.csv (sorted) and return them."""
+    """Collect the per-cell rows into results.csv (sorted, written atomically) and return them."""
     rows = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "cells").glob("*.json"))]
     rows.sort(key=lambda r: (r["model_type"], r["input_length"], r["seed"]))
-    with open(out / "results.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "results.csv", text.getvalue())
     return rows
 
 
@@ -272,6 +272,7 @@ def main() -> int:
                             f"got {task!r}")
         cells = [cells[int(task)]]
 
+    resolve_device(args.device)  # a device this machine lacks is refused before anything is written
     previous = out / "config.json"
     if previous.exists():
         before = json.loads(previous.read_text(encoding="utf-8"))["args"]
@@ -280,11 +281,11 @@ def main() -> int:
                 raise UserError(f"'{out}' holds a study made with --{key} {before.get(key)}, "
                                 f"not {getattr(args, key)}; its rows would mix recipes: pass "
                                 "another --out_dir")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"args": vars(args), "environment": environment_info(),
-                                                 "recipes": {f"{m}_T{t}": recipe(m, t, args.quick)
-                                                             for m, t, _ in cells}}, indent=2),
-                                     encoding="utf-8")
+    # Array tasks write these files concurrently: each write replaces the file whole (atomic rename).
+    atomic_write_text(out / "config.json",
+                      json.dumps({"args": vars(args), "environment": environment_info(),
+                                  "recipes": {f"{m}_T{t}": recipe(m, t, args.quick)
+                                              for m, t, _ in cells}}, indent=2))
     todo = [c for c in cells if not (out / "cells" / f"{cell_name(*c)}.json").exists()]
     print(f"{len(cells)} cells, {len(cells) - len(todo)} already done, {len(todo)} to run "
           f"with {args.workers} worker(s)", flush=True)
@@ -316,8 +317,8 @@ def main() -> int:
         write_report(out, rows)
     print(f"{len(todo)} cells in {wall:.0f} s; {len(rows)} rows in {out / 'results.csv'}"
           + ("" if args.task_from_env else f"; figure {out / 'accuracy_vs_length.png'}"))
-    (out / "wall_time.json").write_text(json.dumps({"cells_run": len(todo), "seconds": round(wall, 1),
-                                                    "workers": args.workers}), encoding="utf-8")
+    atomic_write_text(out / "wall_time.json",
+                      json.dumps({"cells_run": len(todo), "seconds": round(wall, 1), "workers": args.workers}))
     return 0
 
 

@@ -6,7 +6,9 @@ Every ``--eval_every`` steps the model is scored on a fixed held-out set; the ru
 held-out accuracy stays at or above ``--early_stop_accuracy``. The output folder receives
 ``config.json``, ``metrics.csv`` (one row per evaluation), ``result.json``, the final model
 ``model.pt`` and a resumable ``checkpoint.pt`` (written atomically every ``--checkpoint_every`` steps
-and on Ctrl-C / SIGTERM; continue with ``--resume``).
+and on Ctrl-C / SIGTERM; continue with ``--resume``, which takes the flags that define the run from
+the checkpoint). A loss that turns NaN or explodes stops the run, naming the step where it did,
+before diverged weights can reach a checkpoint.
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from common.args import nonnegative_int, positive_float, positive_int, unit_interval
-from common.checkpoint import StopRequest, load_checkpoint, save_checkpoint
+from common.args import (given_flags, merge_resumed_args, nonnegative_int, positive_float,
+                         positive_int, unit_interval)
+from common.checkpoint import StopRequest, atomic_write_text, load_checkpoint, save_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part1.dataset import PalindromeDataset, encode_input, fixed_test_set
 from part1.initialisation import RECURRENT_SCHEMES, SCHEMES
@@ -37,6 +40,13 @@ CHECKPOINT_KIND = "part1"
 MODEL_KIND = "part1-model"
 EXPLODED_LOSS = 100.0  # cross-entropy over 10 classes starts at ln 10 = 2.3; 100 means divergence
 METRIC_FIELDS = ["step", "train_loss", "test_loss", "test_accuracy", "grad_norm", "seconds"]
+# On --resume every flag is taken from the checkpoint except these: the stopping, evaluation and
+# checkpoint schedule may be given anew (else the checkpoint's is kept) ...
+RESUME_OVERRIDABLE = {"train_steps", "time_limit", "eval_every", "checkpoint_every",
+                      "early_stop_accuracy", "early_stop_patience", "no_early_stop", "bptt"}
+# ... and these always come from the command line. A flag outside both, given with another value
+# than the checkpoint's, is an error.
+RESUME_CURRENT = {"out_dir", "resume", "overwrite", "device", "quiet"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,37 +187,83 @@ def prepare_out_dir(args) -> Path:
     return out
 
 
-def train(args, progress: bool = True) -> dict:
-    """Train one model as ``args`` says; return the result dictionary (also written to result.json)."""
+def resume_checkpoint(args, given, device) -> dict:
+    """Load ``checkpoint.pt`` of the run in ``--out_dir`` and take the flags that define the run from
+    it (see ``RESUME_OVERRIDABLE``); ``given`` names the flags written on the command line."""
+    path = Path(args.out_dir) / "checkpoint.pt"
+    saved = load_checkpoint(path, CHECKPOINT_KIND, map_location=device)
+    if not isinstance(saved.get("args"), dict) or "progress" not in saved:
+        raise UserError(f"checkpoint '{path}' lacks the training state; it cannot be resumed")
+    merge_resumed_args(args, saved["args"], given, RESUME_OVERRIDABLE, RESUME_CURRENT)
+    return saved
+
+
+def train(args, progress: bool = True, given=None) -> dict:
+    """Train one model as ``args`` says; return the result dictionary (also written to result.json).
+
+    ``given``: the flags written on the command line (see :func:`common.args.given_flags`); on
+    ``--resume`` those differing from the checkpoint are refused. None counts every flag as given.
+    """
     device = resolve_device(args.device)
     out = prepare_out_dir(args)
+    checkpoint_path = out / "checkpoint.pt"
+    saved = resume_checkpoint(args, set(vars(args)) if given is None else given, device) \
+        if args.resume else None
     seed_everything(args.seed)
     model = build_model(args, device)
     optimizer = build_optimizer(args, model)
     generator = torch.Generator().manual_seed(args.seed)
     dataset = PalindromeDataset(args.input_length + 1, seed=args.seed)
     test_x, test_y = fixed_test_set(args.input_length + 1, args.test_size)
+    probe = min(args.eval_size, args.batch_size)  # held-out palindromes that vet weights before a save
     state = {"step": 0, "history": [], "streak": 0, "elapsed": 0.0}
-
-    checkpoint_path = out / "checkpoint.pt"
-    if args.resume:
-        saved = load_checkpoint(checkpoint_path, CHECKPOINT_KIND, map_location=device)
-        if saved["args"]["model_type"] != args.model_type or \
-                saved["args"]["input_length"] != args.input_length:
-            raise UserError(f"checkpoint '{checkpoint_path}' is for {saved['args']['model_type']} "
-                            f"at T={saved['args']['input_length']}, not {args.model_type} at "
-                            f"T={args.input_length}")
+    last_saved = None  # step of the checkpoint on disk that belongs to this run
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         generator.set_state(saved["generator"])
         state = saved["progress"]
+        last_saved = state["step"]
     config = {"args": vars(args), "environment": environment_info()}
-    (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    atomic_write_text(out / "config.json", json.dumps(config, indent=2))
 
     def save(path=checkpoint_path):
+        nonlocal last_saved
         save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "generator": generator.get_state(), "progress": state, "args": vars(args),
                          "environment": environment_info()}, path, CHECKPOINT_KIND)
+        last_saved = state["step"]
+
+    # The first step whose training loss is NaN or above EXPLODED_LOSS, and that loss, kept on the
+    # device so that no step waits for the host; read at evaluations and before every checkpoint.
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)
+    bad_loss = torch.zeros((), device=device)
+    checked = -1  # the last step whose losses and weights were found sound
+
+    def check_diverged(step, held_out_loss=None):
+        """Raise a UserError if a training loss so far, or the held-out loss of the current weights
+        (``held_out_loss`` or one batch of the held-out set), is NaN or exploded."""
+        nonlocal checked
+        if checked == step:
+            return
+        bad = int(first_bad)
+        if bad >= 0:
+            what = f"training loss {float(bad_loss):.4g}"
+        else:
+            if held_out_loss is None:
+                model.eval()
+                held_out_loss = evaluate(model, test_x[:probe], test_y[:probe], args.input_dim,
+                                         device)[0]
+                model.train()
+            if not math.isfinite(held_out_loss) or held_out_loss > EXPLODED_LOSS:
+                bad, what = step, f"held-out loss {held_out_loss:.4g} after its update"
+        if bad >= 0:
+            kept = ("no checkpoint was written" if last_saved is None else
+                    f"the last good checkpoint '{checkpoint_path}' (step {last_saved}) is kept")
+            raise UserError(f"training diverged at step {bad} ({what}, NaN or above "
+                            f"{EXPLODED_LOSS:g}); lower --learning_rate (now {args.learning_rate:g}) "
+                            f"or --max_norm (now {args.max_norm:g}); {kept}")
+        checked = step
 
     interactive = progress and sys.stderr.isatty()
     bar = tqdm(total=args.train_steps, initial=state["step"], disable=not interactive,
@@ -228,19 +284,19 @@ def train(args, progress: bool = True) -> dict:
             optimizer.step()
             state["step"] += 1
             step = state["step"]
+            loss = loss.detach()
+            new_bad = (~torch.isfinite(loss) | (loss > EXPLODED_LOSS)) & (first_bad < 0)
+            first_bad = torch.where(new_bad, step, first_bad)
+            bad_loss = torch.where(new_bad, loss, bad_loss)
             bar.update(1)
 
             if step % args.eval_every == 0 or step == args.train_steps:
                 train_loss = loss.item()
-                if not math.isfinite(train_loss) or train_loss > EXPLODED_LOSS:
-                    raise UserError(f"training diverged at step {step} (loss {train_loss:.4g}); "
-                                    f"lower --learning_rate (now {args.learning_rate:g}) or "
-                                    f"--max_norm (now {args.max_norm:g}); the last good checkpoint "
-                                    f"'{checkpoint_path}' is kept")
                 model.eval()
                 test_loss, test_acc = evaluate(model, test_x[:args.eval_size],
                                                test_y[:args.eval_size], args.input_dim, device)
                 model.train()
+                check_diverged(step, test_loss)
                 state["elapsed"] = time.perf_counter() - started
                 state["history"].append({"step": step, "train_loss": round(train_loss, 6),
                                          "test_loss": round(test_loss, 6),
@@ -260,9 +316,11 @@ def train(args, progress: bool = True) -> dict:
                     status = "time_limit"
                     break
             if args.checkpoint_every and step % args.checkpoint_every == 0:
+                check_diverged(step)  # never write diverged weights over the last good checkpoint
                 state["elapsed"] = time.perf_counter() - started
                 save()
             if stop.requested:
+                check_diverged(step)
                 state["elapsed"] = time.perf_counter() - started
                 save()
                 bar.close()
@@ -270,6 +328,7 @@ def train(args, progress: bool = True) -> dict:
                       "continue with --resume", file=sys.stderr)
                 return {"status": "interrupted", "step": step}
     bar.close()
+    check_diverged(state["step"])
     state["elapsed"] = time.perf_counter() - started
     save()
 
@@ -281,13 +340,14 @@ def train(args, progress: bool = True) -> dict:
               "seed": args.seed, "status": status, "steps": state["step"],
               "test_accuracy": test_acc, "test_loss": test_loss, "test_size": args.test_size,
               "train_seconds": round(state["elapsed"], 3)}
-    (out / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    atomic_write_text(out / "result.json", json.dumps(result, indent=2))
     return result
 
 
 def main() -> int:
-    args = parse_args()
-    result = train(args, progress=not args.quiet)
+    argv = sys.argv[1:]
+    args = parse_args(argv)
+    result = train(args, progress=not args.quiet, given=given_flags(build_parser(), argv))
     if result["status"] == "interrupted":
         return 130
     print(f"{args.model_type} T={args.input_length}: held-out accuracy "

@@ -30,7 +30,8 @@ import time
 import torch
 from torch.nn import functional as F
 
-from common.args import nonnegative_int, open_unit_interval, positive_float, positive_int, unit_interval
+from common.args import (given_flags, merge_resumed_args, nonnegative_int, open_unit_interval,
+                         positive_float, positive_int, unit_interval)
 from common.checkpoint import StopRequest, load_checkpoint, save_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part2.dataset import TextDataset
@@ -115,17 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def given_flags(argv) -> set:
-    """Names of the flags written on the command line (abbreviations are disabled)."""
-    return {tok[2:].split("=", 1)[0] for tok in argv if tok.startswith("--") and len(tok) > 2}
-
-
 def parse_args(argv=None):
     """Parse, apply ``--preset`` to flags not given explicitly, and return ``(args, given)``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    given = given_flags(argv)
+    given = given_flags(parser, argv)
     if args.preset:
         for key, value in PRESETS[args.preset].items():
             if key not in given:
@@ -302,13 +298,7 @@ def resolve_resume(args, given):
     saved = ckpt.get("args")
     if not isinstance(saved, dict) or "model_state" not in ckpt:
         raise UserError(f"checkpoint '{path}' lacks the training state; it cannot be resumed")
-    for key, value in saved.items():
-        if key in RESUME_OVERRIDABLE and key in given:
-            continue
-        if key in given and key != "preset" and getattr(args, key, value) != value:
-            raise UserError(f"--{key} {getattr(args, key)} differs from the resumed checkpoint's "
-                            f"{value}; drop the flag or start a new run with --overwrite")
-        setattr(args, key, value)
+    merge_resumed_args(args, saved, given - {"preset"}, RESUME_OVERRIDABLE)  # the saved preset wins
     if "txt_file" not in given:
         args.txt_file = saved.get("txt_file")
     if ckpt["step"] >= args.train_steps:

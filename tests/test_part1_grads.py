@@ -70,3 +70,19 @@ def test_same_seed_gives_identical_numbers(tmp_path):
     other = run_script("part1/grads_over_time.py", "--input_length", "12", "--seed", "4",
                        "--out_dir", tmp_path / "c")
     assert other.returncode == 0 and (tmp_path / "c" / "grads_over_time.csv").read_text() != a
+
+
+def test_model_of_another_part_or_a_newer_format_is_refused(tmp_path):
+    from common.checkpoint import atomic_save, save_checkpoint
+    from part1.train import MODEL_KIND
+    save_checkpoint({"model_state": {}, "args": {}}, tmp_path / "part2.pt", "part2")
+    atomic_save({"kind": MODEL_KIND, "format_version": 99, "model": {}, "args": {}},
+                tmp_path / "newer.pt")
+    for flag in ("--rnn_model", "--lstm_model"):
+        other = run_script("part1/grads_over_time.py", "--input_length", "5", "--out_dir", tmp_path,
+                           flag, tmp_path / "part2.pt")
+        assert_one_line_error(other, "written by part2", f"not {MODEL_KIND}")
+        newer = run_script("part1/grads_over_time.py", "--input_length", "5", "--out_dir", tmp_path,
+                           flag, tmp_path / "newer.pt")
+        assert_one_line_error(newer, "format version 99", "newer")
+    assert not (tmp_path / "grads_over_time.csv").exists()

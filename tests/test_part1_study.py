@@ -8,6 +8,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+import torch
+
 from tests.conftest import ROOT, assert_one_line_error, run_script
 
 STUDY = "part1/length_study.py"
@@ -83,6 +86,7 @@ def test_parallel_workers_fill_every_cell(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert [r["input_length"] for r in rows(out)] == ["2", "3"]
     assert json.loads((out / "wall_time.json").read_text())["workers"] == 2
+    assert not list(out.rglob("*.tmp")), "a temporary file of an atomic write was left behind"
 
 
 def test_bad_study_flags(tmp_path):
@@ -90,3 +94,19 @@ def test_bad_study_flags(tmp_path):
     assert_one_line_error(run_script(STUDY, "--workers", "0", "--out_dir", tmp_path), "positive")
     assert_one_line_error(run_script(STUDY, "--models", "GRU", "--out_dir", tmp_path), "invalid choice")
     assert_one_line_error(run_script(STUDY, "--seeds", "1", "1", "--out_dir", tmp_path), "distinct")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_cuda_is_refused_before_anything_is_written(tmp_path):
+    proc = run_script(STUDY, "--quick", "--lengths", "3", "--device", "cuda", "--out_dir", tmp_path / "s")
+    assert_one_line_error(proc, "--device cuda", "CUDA is not available")
+    assert not (tmp_path / "s").exists()
+
+
+def test_atomic_text_writes_replace_whole_files(tmp_path):
+    from common.checkpoint import atomic_write_text
+    path = tmp_path / "deep" / "results.csv"
+    atomic_write_text(path, "a,b\r\n1,2\r\n")
+    atomic_write_text(path, "a,b\r\n3,4\r\n")
+    assert path.read_bytes() == b"a,b\r\n3,4\r\n"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file is left

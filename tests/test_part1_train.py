@@ -1,8 +1,10 @@
-"""part1/train.py end to end: it learns T=5, resumes exactly, and rejects bad input in one line."""
+"""part1/train.py end to end: it learns T=5, resumes exactly (refusing changed run flags), stops on
+divergence before a checkpoint holds it, and rejects bad input in one line."""
 from __future__ import annotations
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -140,3 +142,89 @@ def test_divergence_stops_with_advice(tmp_path):
     proc = run_train(tmp_path, "--optimizer", "sgd", "--learning_rate", "1e30", "--max_norm",
                      "1e30", "--train_steps", "50", "--eval_every", "5", "--input_length", "5")
     assert_one_line_error(proc, "diverged at step", "--learning_rate")
+
+
+@pytest.mark.parametrize("every", [3, 1])
+def test_divergence_names_the_first_bad_step_and_never_checkpoints_it(tmp_path, every):
+    """The loss explodes at step 2; with checkpoints every 3 (or every) steps and evaluations every
+    10, the error names a step <= 10 and no checkpoint on disk holds exploded weights."""
+    proc = run_train(tmp_path, "--optimizer", "sgd", "--learning_rate", "1e30", "--max_norm", "1e30",
+                     "--eval_every", "10", "--checkpoint_every", str(every), "--train_steps", "100",
+                     "--eval_size", "100", "--test_size", "100")
+    assert_one_line_error(proc, "diverged at step", "--learning_rate")
+    step = int(re.search(r"diverged at step (\d+)", proc.stderr).group(1))
+    assert 1 <= step <= 10, proc.stderr
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        assert state["progress"]["step"] < step
+        for name, value in state["model"].items():
+            assert torch.isfinite(value).all() and value.abs().max() < 1e3, name
+    else:
+        assert "no checkpoint was written" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A finished 10-step run (8 hidden units, RMSprop, seed 0) to resume with other flags."""
+    out = tmp_path_factory.mktemp("resume") / "run"
+    proc = run_script("part1/train.py", "--out_dir", out, "--quiet", "--input_length", "4",
+                      "--num_hidden", "8", "--train_steps", "10", "--eval_every", "5",
+                      "--test_size", "50", "--eval_size", "50")
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+RESUME_MISMATCHES = [
+    (["--num_hidden", "16"], ["--num_hidden 16", "8"]),
+    (["--input_dim", "10"], ["--input_dim 10", "1"]),
+    (["--optimizer", "adam"], ["--optimizer adam", "rmsprop"]),
+    (["--learning_rate", "0.01"], ["--learning_rate 0.01", "0.001"]),
+    (["--seed", "3"], ["--seed 3", "0"]),
+    (["--num_h", "16"], ["--num_hidden 16"]),  # an abbreviated flag is recognised too
+]
+
+
+@pytest.mark.parametrize("flags,fragments", RESUME_MISMATCHES,
+                         ids=[" ".join(f) for f, _ in RESUME_MISMATCHES])
+def test_resume_with_changed_run_flags_is_refused(small_run, flags, fragments):
+    before = {name: (small_run / name).read_bytes() for name in ("checkpoint.pt", "config.json")}
+    proc = run_script("part1/train.py", "--out_dir", small_run, "--quiet", "--resume", *flags)
+    assert_one_line_error(proc, *fragments, "differs from the resumed checkpoint")
+    assert {name: (small_run / name).read_bytes() for name in before} == before
+
+
+def test_resume_takes_the_run_flags_from_the_checkpoint(tmp_path, small_run):
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes((small_run / "checkpoint.pt").read_bytes())
+    proc = run_script("part1/train.py", "--out_dir", out, "--resume", "--train_steps", "20",
+                      "--learning_rate", "1e-3", "--eval_every", "4", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    args = config["args"]
+    assert (args["num_hidden"], args["input_length"], args["test_size"]) == (8, 4, 50)
+    assert (args["train_steps"], args["eval_every"], args["device"]) == (20, 4, "cpu")
+    assert "tqdm" in config["environment"] and "matplotlib" in config["environment"]
+    assert json.loads((out / "result.json").read_text(encoding="utf-8"))["steps"] == 20
+
+
+def foreign_checkpoints(folder):
+    """A checkpoint written by part 2 and one in a format newer than this code's."""
+    from common.checkpoint import atomic_save, save_checkpoint
+    save_checkpoint({"model_state": {}, "args": {}}, folder / "part2.pt", "part2")
+    atomic_save({"kind": train_mod.CHECKPOINT_KIND, "format_version": 99, "model": {}, "args": {}},
+                folder / "newer.pt")
+    return folder / "part2.pt", folder / "newer.pt"
+
+
+def test_resume_from_another_part_or_a_newer_format_is_refused(tmp_path):
+    part2, newer = foreign_checkpoints(tmp_path)
+    for source, fragments in ((part2, ["written by part2", "not part1"]),
+                              (newer, ["format version 99", "newer"])):
+        out = tmp_path / source.stem
+        out.mkdir()
+        (out / "checkpoint.pt").write_bytes(source.read_bytes())
+        proc = run_script("part1/train.py", "--out_dir", out, "--quiet", "--resume")
+        assert_one_line_error(proc, *fragments)
+        assert not (out / "config.json").exists()
