@@ -103,8 +103,8 @@ class RNNSequence(torch.autograd.Function):
     def backward(ctx, grad_h):
         X, W_hx, W_hh, H = ctx.saved_tensors
         # delta(t) = dL/dh(t) * tanh'(a(t)); the second factor, 1 - h(t)^2, for all steps at once.
-        delta = torch.addcmul(torch.ones((), dtype=H.dtype, device=H.device), H[1:], H[1:],
-                              value=-1)  # (T, B, n)
+        one = torch.ones((), dtype=H.dtype, device=H.device)
+        delta = torch.addcmul(one, H[1:], H[1:], value=-1)  # (T, B, n)
         dh = grad_h.clone()  # dL/dh(T), then dL/dh(t) going back
         for delta_t in reversed(delta.unbind(0)):
             delta_t.mul_(dh)  # delta(t)
@@ -156,12 +156,14 @@ class LSTMSequence(torch.autograd.Function):
         # dL/dh(t). delta holds, per gate, d(pre-activation) / d(c(t)) for g, i, f and
         # d(pre-activation) / d(h(t)) for o, until the loop turns it into dL/d(pre-activation).
         delta = torch.empty_like(gates)  # (T, B, 4n)
-        torch.mul(i, 1 - g * g, out=delta[..., :n])  # g: i tanh'
-        torch.mul(gates[..., n:], 1 - gates[..., n:], out=delta[..., n:])  # sigmoid' of i, f, o
+        one = torch.ones((), dtype=gates.dtype, device=gates.device)
+        torch.addcmul(one, g, g, value=-1, out=delta[..., :n]).mul_(i)  # g: i tanh' = i (1 - g^2)
+        sig = gates[..., n:]
+        torch.addcmul(sig, sig, sig, value=-1, out=delta[..., n:])  # sigmoid' = s - s^2 of i, f, o
         delta[..., n:2 * n].mul_(g)  # i: g sigmoid'
         delta[..., 2 * n:3 * n].mul_(C[:-1])  # f: c(t-1) sigmoid'
         delta[..., 3 * n:].mul_(tanh_C)  # o: tanh(c) sigmoid'
-        dc_dh = o * (1 - tanh_C * tanh_C)  # dc(t)/dh(t) through h = tanh(c) o, (T, B, n)
+        dc_dh = torch.addcmul(one, tanh_C, tanh_C, value=-1).mul_(o)  # dc(t)/dh(t), (T, B, n)
 
         dh = grad_h.clone()  # dL/dh(t), starting at t = T
         dc = torch.zeros_like(dh)  # dL/dc(t) from later steps, through their forget gates
