@@ -92,6 +92,24 @@ def batch_of(T, d, batch):
     return x, digits[:, 0]
 
 
+def activation_costs(repeats: int = 3000) -> dict:
+    """Microseconds per call of torch.tanh and torch.sigmoid on a (128, 128) block, and of the
+    2 sigmoid(2a) - 1 form of tanh that part1/bptt.py uses (why it uses it)."""
+    a, out = torch.randn(128, 128), torch.empty(128, 128)
+    forms = {"tanh": lambda: torch.tanh(a, out=out),
+             "sigmoid": lambda: torch.sigmoid(a, out=out),
+             "2 sigmoid(2a) - 1": lambda: torch.mul(a, 2, out=out).sigmoid_().mul_(2).sub_(1)}
+    costs = {}
+    for name, call in forms.items():
+        for _ in range(50):
+            call()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            call()
+        costs[name] = 1e6 * (time.perf_counter() - start) / repeats
+    return costs
+
+
 def peak_step_memory_mb(name, kind, T, d, n, batch) -> float:
     """In this (fresh) process: how far one training step raises the peak resident memory."""
     torch.manual_seed(0)
@@ -174,6 +192,9 @@ def main() -> None:
     if args.quick:
         args.lengths, args.input_dims, args.repeats, args.warmup = [10], [10], 3, 1
         args.batch, args.hidden = 16, 16
+    costs = activation_costs(300 if args.quick else 3000)
+    print("activations on a (128, 128) block, us per call: "
+          + ", ".join(f"{name} {us:.1f}" for name, us in costs.items()))
     if args.peak_memory:
         if "--lengths" not in sys.argv and not args.quick:
             args.lengths = [100]
@@ -195,14 +216,14 @@ def main() -> None:
                       f"{r['builtin_ms']:10.2f} | {r['ratio']:12.2f} {r['ratio_autograd']:16.2f} | "
                       f"{r['ours_saved_MB']:8.1f} / {r['ours_autograd_saved_MB']:6.1f} / "
                       f"{r['builtin_saved_MB']:6.1f}", flush=True)
-    write_json(args.out or "bench/results/cells.json", args, rows)
+    write_json(args.out or "bench/results/cells.json", args, rows, activations_us=costs)
 
 
-def write_json(path, args, rows) -> None:
+def write_json(path, args, rows, **extra) -> None:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "environment": environment_info(), "rows": rows},
-                              indent=2), encoding="utf-8")
+    out.write_text(json.dumps({"args": vars(args), "environment": environment_info(), "rows": rows,
+                               **extra}, indent=2), encoding="utf-8")
     print(f"wrote {out}")
 
 

@@ -11,7 +11,9 @@ def test_bench_cells_quick(tmp_path):
     proc = run_script("bench/bench_cells.py", "--quick", "--threads", "1", "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert "ours/builtin" in proc.stdout
-    rows = json.loads(out.read_text(encoding="utf-8"))["rows"]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert set(result["activations_us"]) == {"tanh", "sigmoid", "2 sigmoid(2a) - 1"}
+    rows = result["rows"]
     assert {r["model"] for r in rows} == {"RNN", "LSTM"}
     for r in rows:
         for name in ("ours", "ours_autograd", "builtin"):

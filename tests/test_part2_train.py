@@ -46,6 +46,7 @@ def test_end_to_end_train_then_sample(tmp_path, book):
     rows = metric_rows(tmp_path, "e2e")
     assert [r[0] for r in rows if r[1] == "train"] == [str(s) for s in range(5, 41, 5)]
     assert [r[0] for r in rows if r[1] == "val"] == ["20", "40"]
+    assert [r[0] for r in rows if r[1] == "val_stream"] == ["20", "40"]
     samples = (summ / "samples.txt").read_text(encoding="utf-8")
     assert samples.count("## step ") == 2 and "## step 40" in samples
     block = samples.split("## step 40")[1]
@@ -62,6 +63,14 @@ def test_end_to_end_train_then_sample(tmp_path, book):
     assert {"model_state", "optimizer_state", "scheduler_state", "rng", "best_val_loss"} <= ckpt.keys()
 
     best = tmp_path / "e2e" / "ckpt" / "best.pt"
+    scored = run_script("part2/evaluate.py", "--checkpoint", best, "--device", "cpu", env=ONE_THREAD)
+    assert scored.returncode == 0, scored.stderr
+    saved = load_checkpoint(best, "part2")
+    val_stream = {int(r[0]): float(r[2]) for r in rows if r[1] == "val_stream"}
+    windows, carried = [float(line.split("loss ")[1].split()[0])
+                        for line in scored.stdout.splitlines() if "loss " in line]
+    assert windows == pytest.approx(saved["best_val_loss"], abs=1e-4)  # what train.py logged
+    assert carried == pytest.approx(val_stream[saved["best_step"]], abs=1e-4)
     prompt = "The king"
     procs = {method: subprocess.Popen([sys.executable, SAMPLE, "--checkpoint", str(best), "--method", method,
                                        "--prompt", prompt, "--length", "50", "--num_samples", "2"],
