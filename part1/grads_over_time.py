@@ -52,8 +52,12 @@ def gradient_norms(model: torch.nn.Module, digits: torch.Tensor, targets: torch.
 def load_trained(path: str, device) -> torch.nn.Module:
     """A model saved by part1/train.py (``model.pt``), rebuilt with the flags it was trained with."""
     state = load_checkpoint(path, MODEL_KIND, map_location=device)
-    model = build_model(argparse.Namespace(**state["args"]), device)
-    model.load_state_dict(state["model"])
+    try:
+        model = build_model(argparse.Namespace(**state["args"]), device)
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        raise UserError(f"'{path}' is not a complete part-1 model.pt (its model or flags are "
+                        f"missing or do not match: {type(exc).__name__})") from None
     return model.eval()
 
 

@@ -86,3 +86,12 @@ def test_model_of_another_part_or_a_newer_format_is_refused(tmp_path):
                            flag, tmp_path / "newer.pt")
         assert_one_line_error(newer, "format version 99", "newer")
     assert not (tmp_path / "grads_over_time.csv").exists()
+
+
+def test_incomplete_model_file_is_refused_in_one_line(tmp_path):
+    from common.checkpoint import save_checkpoint
+    from part1.train import MODEL_KIND
+    save_checkpoint({"args": {"model_type": "RNN"}}, tmp_path / "no_weights.pt", MODEL_KIND)
+    proc = run_script("part1/grads_over_time.py", "--input_length", "5", "--out_dir", tmp_path,
+                      "--rnn_model", tmp_path / "no_weights.pt")
+    assert_one_line_error(proc, "not a complete part-1 model.pt")
