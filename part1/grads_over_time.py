@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from common.args import nonnegative_int, positive_int
-from common.checkpoint import load_checkpoint
+from common.checkpoint import atomic_write_text, load_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part1.dataset import encode_input, fixed_test_set
 from part1.lstm import LSTM
@@ -143,13 +144,14 @@ def main() -> int:
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "grads_over_time.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["t", *curves])
-        for t in range(args.input_length):
-            writer.writerow([t + 1, *(f"{float(v[t]):.6e}" for v in curves.values())])
-    (out / "config.json").write_text(json.dumps({"args": vars(args), "environment": environment_info()},
-                                                indent=2), encoding="utf-8")
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["t", *curves])
+    for t in range(args.input_length):
+        writer.writerow([t + 1, *(f"{float(v[t]):.6e}" for v in curves.values())])
+    atomic_write_text(out / "grads_over_time.csv", table.getvalue())
+    atomic_write_text(out / "config.json", json.dumps({"args": vars(args),
+                                                       "environment": environment_info()}, indent=2))
     plot(curves, out / "grads_over_time.png", args.input_length)
     for name, values in curves.items():
         ratio = float(values[0] / values[-1])

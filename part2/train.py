@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from common.args import (given_flags, merge_resumed_args, nonnegative_int, open_unit_interval,
                          positive_float, positive_int, unit_interval)
-from common.checkpoint import StopRequest, load_checkpoint, save_checkpoint
+from common.checkpoint import StopRequest, atomic_write_text, load_checkpoint, save_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part2.dataset import TextDataset
 from part2.distributed import Dist
@@ -258,11 +258,11 @@ def truncate_after(path: Path, step: int) -> None:
     if path.suffix == ".csv":
         lines = text.splitlines(keepends=True)
         kept = lines[:1] + [ln for ln in lines[1:] if ln.strip() and int(ln.split(",", 1)[0]) <= step]
-        path.write_text("".join(kept), encoding="utf-8")
+        atomic_write_text(path, "".join(kept))
         return
     blocks = text.split("## step ")
     kept = [blocks[0]] + ["## step " + b for b in blocks[1:] if int(b.split(" ", 1)[0]) <= step]
-    path.write_text("".join(kept), encoding="utf-8")
+    atomic_write_text(path, "".join(kept))
 
 
 def plain_environment() -> dict:
@@ -397,8 +397,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
             truncate_after(samples_path, start_step)
             if not csv_path.exists():
                 csv_path.write_text(",".join(CSV_FIELDS) + "\n", encoding="utf-8")
-        (summary / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
+        atomic_write_text(summary / "config.json", json.dumps(config, indent=2, ensure_ascii=False) + "\n")
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(log_dir=str(summary / "tensorboard"),
                                purge_step=start_step + 1 if ckpt is not None else None)
