@@ -7,9 +7,10 @@ held-out accuracy stays at or above ``--early_stop_accuracy``. The output folder
 ``config.json``, ``metrics.csv`` (one row per evaluation), ``result.json``, the final model
 ``model.pt`` and a resumable ``checkpoint.pt`` (written atomically every ``--checkpoint_every`` steps
 and on Ctrl-C / SIGTERM; continue with ``--resume``, which takes the flags that define the run from
-the checkpoint). ``--init_from PATH`` warm-starts from the weights of another run's ``model.pt`` (same
-model type and architecture, any input length) instead of a fresh initialisation. A loss that turns NaN or explodes stops the run, naming the step where it did,
-before diverged weights can reach a checkpoint.
+the checkpoint). ``--init_from PATH`` warm-starts from the weights in another run's ``model.pt``
+(same model type and architecture, any input length) instead of a fresh initialisation. A loss that
+turns NaN or explodes stops the run, naming the step where it did, before diverged weights can reach
+a checkpoint.
 """
 from __future__ import annotations
 
