@@ -7,8 +7,10 @@ held-out accuracy stays at or above ``--early_stop_accuracy``. The output folder
 ``config.json``, ``metrics.csv`` (one row per evaluation), ``result.json``, the final model
 ``model.pt`` and a resumable ``checkpoint.pt`` (written atomically every ``--checkpoint_every`` steps
 and on Ctrl-C / SIGTERM; continue with ``--resume``, which takes the flags that define the run from
-the checkpoint). A loss that turns NaN or explodes stops the run, naming the step where it did,
-before diverged weights can reach a checkpoint.
+the checkpoint). ``--init_from PATH`` warm-starts from the weights in another run's ``model.pt``
+(same model type and architecture, any input length) instead of a fresh initialisation. A loss that
+turns NaN or explodes stops the run, naming the step where it did, before diverged weights can reach
+a checkpoint.
 """
 from __future__ import annotations
 
@@ -47,6 +49,11 @@ RESUME_OVERRIDABLE = {"train_steps", "time_limit", "eval_every", "checkpoint_eve
 # ... and these always come from the command line. A flag outside both, given with another value
 # than the checkpoint's, is an error.
 RESUME_CURRENT = {"out_dir", "resume", "overwrite", "device", "quiet"}
+# --init_from cannot be given with --resume (the checkpoint already holds the weights); the
+# checkpoint's value is kept, so that config.json still names where the run was warm-started from.
+RESUME_SAVED = {"init_from"}
+# The flags that fix the shapes of the weights: an --init_from model.pt must agree on all of them.
+ARCHITECTURE = ("model_type", "input_dim", "num_hidden", "num_classes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--bptt", choices=["manual", "autograd"], default="manual",
                        help="backward through time written by hand (part1/bptt.py) or recorded "
                             "step by step by autograd; both give the same gradients")
+    model.add_argument("--init_from", metavar="PATH", default=None,
+                       help="start from the weights in the model.pt of an earlier part-1 run (same "
+                            "--model_type, --input_dim, --num_hidden and --num_classes; any "
+                            "--input_length) instead of a fresh initialisation, so --init, "
+                            "--recurrent_init, --forget_bias and --chrono do not shape the weights; "
+                            "not with --resume")
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--optimizer", choices=["rmsprop", "adam", "sgd", "momentum"],
@@ -123,6 +136,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--eval_size ({args.eval_size}) cannot exceed --test_size ({args.test_size})")
     if args.resume and args.overwrite:
         parser.error("--resume and --overwrite exclude each other")
+    if args.resume and args.init_from:
+        parser.error("--init_from and --resume exclude each other (a resumed run continues from "
+                     "the weights in its checkpoint)")
     if args.out_dir is None:
         args.out_dir = str(Path("results") / "part1" / default_run_name(args))
     return args
@@ -140,6 +156,24 @@ def build_model(args, device) -> torch.nn.Module:
     if args.model_type == "RNN":
         return VanillaRNN(**common, recurrent_init=args.recurrent_init)
     return LSTM(**common, forget_bias=args.forget_bias, chrono=args.chrono)
+
+
+def read_init_from(args, device) -> dict:
+    """The weights (a state dict) in the ``model.pt`` named by ``--init_from``, checked against the
+    architecture the flags ask for; a one-line :class:`UserError` when they cannot be used."""
+    path = Path(args.init_from)
+    try:
+        saved = load_checkpoint(path, MODEL_KIND, map_location=device)
+    except UserError as exc:
+        raise UserError(f"--init_from: {exc}") from None
+    if not isinstance(saved.get("model"), dict) or not isinstance(saved.get("args"), dict):
+        raise UserError(f"--init_from '{path}' lacks the model weights or the flags that made them")
+    for key in ARCHITECTURE:
+        theirs, ours = saved["args"].get(key), getattr(args, key)
+        if theirs != ours:
+            raise UserError(f"--init_from '{path}' holds a model with --{key} {theirs}, but this run "
+                            f"asks for --{key} {ours}; pass the same --{key} or another model.pt")
+    return saved["model"]
 
 
 def build_optimizer(args, model) -> torch.optim.Optimizer:
@@ -194,7 +228,8 @@ def resume_checkpoint(args, given, device) -> dict:
     saved = load_checkpoint(path, CHECKPOINT_KIND, map_location=device)
     if not isinstance(saved.get("args"), dict) or "progress" not in saved:
         raise UserError(f"checkpoint '{path}' lacks the training state; it cannot be resumed")
-    merge_resumed_args(args, saved["args"], given, RESUME_OVERRIDABLE, RESUME_CURRENT)
+    merge_resumed_args(args, saved["args"], set(given) - RESUME_SAVED, RESUME_OVERRIDABLE,
+                       RESUME_CURRENT)
     return saved
 
 
@@ -205,12 +240,20 @@ def train(args, progress: bool = True, given=None) -> dict:
     ``--resume`` those differing from the checkpoint are refused. None counts every flag as given.
     """
     device = resolve_device(args.device)
+    # read before anything is written, so a bad --init_from leaves the output folder alone
+    init_weights = read_init_from(args, device) if args.init_from and not args.resume else None
     out = prepare_out_dir(args)
     checkpoint_path = out / "checkpoint.pt"
     saved = resume_checkpoint(args, set(vars(args)) if given is None else given, device) \
         if args.resume else None
     seed_everything(args.seed)
     model = build_model(args, device)
+    if init_weights is not None:  # the loaded weights replace the initialisation
+        try:
+            model.load_state_dict(init_weights)
+        except RuntimeError as exc:
+            raise UserError(f"--init_from '{args.init_from}': its weights do not fit the model: "
+                            f"{str(exc).splitlines()[0]}") from None
     optimizer = build_optimizer(args, model)
     generator = torch.Generator().manual_seed(args.seed)
     dataset = PalindromeDataset(args.input_length + 1, seed=args.seed)

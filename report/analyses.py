@@ -104,10 +104,18 @@ def pyplot():
 # part 1
 # ----------------------------------------------------------------------------------------------
 
+def _from_scratch(rows: list[dict]) -> list[dict]:
+    """The rows of the from-scratch length study; those of its curriculum variant
+    (``length_study.py --curriculum``, ``curriculum`` True) are a separate series, never mixed
+    in."""
+    return [r for r in rows if str(r.get("curriculum", "False")) in ("False", "")]
+
+
 def _longest_solved(rows: list[dict], model: str, threshold: float = 0.99):
-    """Longest T such that every studied length up to T has every seed at or above ``threshold``."""
+    """Longest T such that every studied length up to T has every seed at or above ``threshold``
+    (from-scratch rows only)."""
     by_len: dict[int, list[float]] = {}
-    for r in rows:
+    for r in _from_scratch(rows):
         if r["model_type"] == model:
             by_len.setdefault(int(r["input_length"]), []).append(float(r["test_accuracy"]))
     best = None
@@ -124,7 +132,7 @@ def collect_length_study(ctx) -> None:
     put_figure(ctx, c / "accuracy_vs_length.png", "length_study.png")
     put_table(ctx, "length_study.md", need(c / "accuracy_vs_length.md").read_text(encoding="utf-8"))
     shutil.copyfile(c / "results.csv", ctx.tables / "length_study.csv")
-    rows = read_csv(c / "results.csv")
+    rows = _from_scratch(read_csv(c / "results.csv"))  # every value below is from-scratch
     seen, recipe_rows = set(), []
     for r in rows:
         key = (r["model_type"], int(r["input_length"]))

@@ -110,3 +110,56 @@ def test_atomic_text_writes_replace_whole_files(tmp_path):
     atomic_write_text(path, "a,b\r\n3,4\r\n")
     assert path.read_bytes() == b"a,b\r\n3,4\r\n"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file is left
+
+
+def test_curriculum_warm_starts_each_length_shares_the_folder_and_resumes(tmp_path):
+    out = tmp_path / "study"
+    common = ["--quick", "--seeds", "0", "--models", "RNN", "--max_steps", "20",
+              "--checkpoint_every", "10", "--out_dir", str(out)]
+    flags = ["--curriculum", "--lengths", "6", "5", *common]  # run from short to long
+    proc = run_script(STUDY, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert [(r["input_length"], r["curriculum"]) for r in rows(out)] == [("5", "True"), ("6", "True")]
+    runs = out / "runs"
+    first = json.loads((runs / "RNN_T005_s0_cur" / "config.json").read_text(encoding="utf-8"))
+    second = json.loads((runs / "RNN_T006_s0_cur" / "config.json").read_text(encoding="utf-8"))
+    assert first["args"]["init_from"] is None
+    assert second["args"]["init_from"] == str(runs / "RNN_T005_s0_cur" / "model.pt")
+    # the from-scratch study in the same folder keeps its own cells, rows and series
+    scratch = run_script(STUDY, "--lengths", "5", *common)
+    assert scratch.returncode == 0 and "1 cells, 0 already done, 1 to run" in scratch.stdout
+    # a rerun skips the finished curriculum cell and resumes a cut one from its own checkpoint
+    (out / "cells" / "RNN_T006_s0_cur.json").unlink()
+    again = run_script(STUDY, *flags)
+    assert again.returncode == 0, again.stderr
+    assert "2 curriculum cells, 1 already done, 1 to run" in again.stdout
+    assert "resuming RNN_T006_s0_cur from its checkpoint" in again.stdout
+    second = json.loads((runs / "RNN_T006_s0_cur" / "config.json").read_text(encoding="utf-8"))
+    assert second["args"]["init_from"] == str(runs / "RNN_T005_s0_cur" / "model.pt")
+    assert [(r["input_length"], r["curriculum"]) for r in rows(out)] == [
+        ("5", "False"), ("5", "True"), ("6", "True")]
+    table = (out / "accuracy_vs_length.md").read_text(encoding="utf-8")
+    assert "| RNN | 5 |" in table and "| RNN (curriculum) | 5 |" in table
+    assert "| RNN (curriculum) | 6 |" in table and "| RNN | 6 |" not in table
+
+
+def test_curriculum_is_refused_on_the_slurm_path(tmp_path):
+    proc = run_script(STUDY, "--curriculum", "--write_sbatch", tmp_path / "s.sbatch",
+                      "--out_dir", tmp_path / "study")
+    assert_one_line_error(proc, "--curriculum", "--write_sbatch")
+    assert not (tmp_path / "s.sbatch").exists()
+
+
+def test_curriculum_rows_stay_out_of_the_from_scratch_summaries():
+    from part1.length_study import summarise
+    from report.analyses import _longest_solved
+    rows_read = [{"model_type": "RNN", "input_length": "5", "seed": "0", "test_accuracy": "1.0",
+                  "curriculum": "False"},
+                 {"model_type": "RNN", "input_length": "10", "seed": "0", "test_accuracy": "0.2",
+                  "curriculum": "False"},
+                 {"model_type": "RNN", "input_length": "10", "seed": "0", "test_accuracy": "1.0",
+                  "curriculum": "True"}]
+    assert _longest_solved(rows_read, "RNN") == (5, {5: [1.0], 10: [0.2]})
+    summary = summarise(rows_read)
+    assert summary["RNN"][10] == (0.2, 0.2, 0.2, 1)
+    assert summary["RNN (curriculum)"] == {10: (1.0, 1.0, 1.0, 1)}

@@ -228,3 +228,71 @@ def test_resume_from_another_part_or_a_newer_format_is_refused(tmp_path):
         proc = run_script("part1/train.py", "--out_dir", out, "--quiet", "--resume")
         assert_one_line_error(proc, *fragments)
         assert not (out / "config.json").exists()
+
+
+@pytest.fixture(scope="module")
+def source_model(tmp_path_factory):
+    """The model.pt of a finished 5-step RNN run (8 hidden units, seed 1) to warm-start from."""
+    out = tmp_path_factory.mktemp("init_from") / "source"
+    proc = run_script("part1/train.py", "--out_dir", out, "--quiet", "--input_length", "4",
+                      "--num_hidden", "8", "--seed", "1", "--train_steps", "5", "--eval_every", "5",
+                      "--test_size", "50", "--eval_size", "50")
+    assert proc.returncode == 0, proc.stderr
+    return out / "model.pt"
+
+
+def test_init_from_starts_from_the_saved_weights(tmp_path, source_model):
+    """Another length and seed, one step of SGD with a vanishing learning rate: the final weights are
+    the source's (a fresh initialisation of seed 0 would be far from them), and config.json says so."""
+    source = torch.load(source_model, weights_only=True)["model"]
+    args = train_mod.parse_args(["--init_from", str(source_model), "--input_length", "7",
+                                 "--num_hidden", "8", "--seed", "0", "--optimizer", "sgd",
+                                 "--learning_rate", "1e-12", "--train_steps", "1",
+                                 "--test_size", "50", "--eval_size", "50",
+                                 "--out_dir", str(tmp_path / "warm"), "--device", "cpu"])
+    assert train_mod.read_init_from(args, "cpu").keys() == source.keys()
+    fresh = train_mod.build_model(args, "cpu").state_dict()
+    assert any(not torch.allclose(fresh[k], source[k]) for k in source)
+    train_mod.train(args, progress=False)
+    warm = torch.load(tmp_path / "warm" / "model.pt", weights_only=True)
+    for name, value in source.items():
+        assert torch.allclose(warm["model"][name], value, rtol=0, atol=1e-9), name
+    config = json.loads((tmp_path / "warm" / "config.json").read_text(encoding="utf-8"))
+    assert config["args"]["init_from"] == str(source_model)
+    assert config["args"]["input_length"] == 7
+
+
+def test_init_from_bad_sources_give_one_line_error(tmp_path, source_model):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    small = ["--num_hidden", "8", "--train_steps", "5", "--test_size", "50", "--eval_size", "50"]
+    cases = [
+        (["--init_from", tmp_path / "missing.pt", *small], ["--init_from", "does not exist"]),
+        (["--init_from", corrupt, *small], ["--init_from", "cannot be read"]),
+        (["--init_from", source_model.parent / "checkpoint.pt", *small],
+         ["--init_from", "written by part1, not part1-model"]),
+        (["--init_from", source_model, "--model_type", "LSTM", *small],
+         ["--model_type RNN", "--model_type LSTM"]),
+        (["--init_from", source_model, *small, "--num_hidden", "16"],
+         ["--num_hidden 8", "--num_hidden 16"]),
+        (["--init_from", source_model, *small, "--input_dim", "10"], ["--input_dim 1", "--input_dim 10"]),
+    ]
+    for number, (flags, fragments) in enumerate(cases):
+        proc = run_train(tmp_path, *flags, name=f"run{number}")
+        assert_one_line_error(proc, *fragments)
+        assert not (tmp_path / f"run{number}").exists(), "a refused --init_from wrote a folder"
+
+
+def test_init_from_with_resume_is_refused(tmp_path, source_model):
+    proc = run_train(tmp_path, "--resume", "--init_from", source_model)
+    assert_one_line_error(proc, "--init_from", "--resume")
+
+
+def test_resume_keeps_init_from_of_the_checkpoint(tmp_path, source_model):
+    flags = ["--init_from", source_model, "--input_length", "5", "--num_hidden", "8",
+             "--train_steps", "4", "--eval_every", "2", "--test_size", "50", "--eval_size", "50"]
+    assert run_train(tmp_path, *flags).returncode == 0
+    proc = run_train(tmp_path, "--resume", "--train_steps", "6")
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
+    assert config["args"]["init_from"] == str(source_model) and config["args"]["train_steps"] == 6
