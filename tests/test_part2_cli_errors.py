@@ -19,7 +19,8 @@ from tests.test_part2_support import (ONE_THREAD, SAMPLE, TINY, TRAIN, book_for_
                                       reference_run, run_dirs, write_book)
 
 NO_CUDA = not torch.cuda.is_available()
-T, S = "train", "sample"
+T, S, E = "train", "sample", "evaluate"
+SCRIPTS = {T: TRAIN, S: SAMPLE, E: str(ROOT / "part2" / "evaluate.py")}
 
 # (id, script, arguments with {placeholders}, expected exit code or None for "non-zero", fragments)
 CASES = [
@@ -48,6 +49,10 @@ CASES = [
     ("sample-length-0", S, ["--checkpoint", "{good}", "--length", "0"], ["--length", "at least 1"]),
     ("sample-beam-too-wide", S, ["--checkpoint", "{good}", "--method", "beam", "--beam_width", "5000"],
      ["--beam_width 5000", "larger than the vocabulary"]),
+    ("evaluate-missing-checkpoint", E, ["--checkpoint", "{tmp}/nothing.pt"], ["does not exist"]),
+    ("evaluate-other-part", E, ["--checkpoint", "{part1}"], ["written by part1"]),
+    ("evaluate-other-book", E, ["--checkpoint", "{good}", "--txt_file", "{other_book}"],
+     ["vocabulary", "the book it was trained on"]),
 ]
 if NO_CUDA:
     CASES += [("device-cuda-without-cuda", T, ["--txt_file", "{book}", "--device", "cuda"], ["CUDA is not available"]),
@@ -86,7 +91,7 @@ def results(files):
         argv = [a.format(**files) for a in args]
         if script == T:  # the case's own flags last, so that they win over the tiny defaults
             argv = [*TINY, "--train_steps", "5", *run_dirs(tmp, name), *argv]
-        cmd = [sys.executable, TRAIN if script == T else SAMPLE, *argv]
+        cmd = [sys.executable, SCRIPTS[script], *argv]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600,
                               env={**os.environ, **ONE_THREAD, "GUTENBERG_MIRROR": "http://127.0.0.1:9",
                                    "GUTENBERG_CACHE": str(tmp / "cache")})
