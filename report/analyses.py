@@ -177,7 +177,27 @@ def collect_length_study(ctx) -> None:
     sizes = {json.loads(p.read_text(encoding="utf-8")).get("test_size")
              for p in (c / "runs").glob("*/result.json")}
     values["length_study__test_size"] = ", ".join(f"{s:,}" for s in sorted(s for s in sizes if s))
+    values["length_study__curriculum"] = _curriculum_sentence(read_csv(c / "results.csv"))
     put_values(ctx, **values)
+
+
+def _curriculum_sentence(rows: list[dict]) -> str:
+    """One sentence on the curriculum rows of the study folder (``length_study.py --curriculum``)."""
+    warm = [r for r in rows if r not in _from_scratch(rows)]
+    if not warm:
+        return ("No curriculum run (`part1/length_study.py --curriculum`) was recorded in this "
+                "study folder.")
+    parts = []
+    for model in sorted({r["model_type"] for r in warm}):
+        mine = [r for r in warm if r["model_type"] == model]
+        lengths = sorted({int(r["input_length"]) for r in mine})
+        steps = sum(int(r["steps"]) for r in mine) / len(mine)
+        parts.append(f"the {model}, warm-started at each length from the next shorter one, reached "
+                     f"at least {pct(min(float(r['test_accuracy']) for r in mine))} held-out "
+                     f"accuracy at every length from {lengths[0]} to {lengths[-1]} and every seed, "
+                     f"after {steps:,.0f} steps per length on average")
+    return ("With the curriculum variant (`part1/length_study.py --curriculum`, the "
+            "\"(curriculum)\" rows and dotted series above) " + "; ".join(parts) + ".")
 
 
 def collect_optimizers(ctx) -> None:
