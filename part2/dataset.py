@@ -156,6 +156,39 @@ class TextDataset(torch.utils.data.Dataset):
         return x, y
 
 
+class TextStreams:
+    """Training batches for ``--carry_state``: truncated backpropagation through time, the way
+    char-rnn trains. The training ids are cut into ``streams`` equal consecutive stretches that are
+    read side by side, ``seq_length`` characters per step, so row ``b`` of one batch continues row
+    ``b`` of the batch before and the LSTM state can be carried from one step to the next (its
+    gradient stops at the batch boundary). After the last whole chunk of the stretches the reading
+    starts again at their beginning: a new pass, where the carried state is reset to zeros.
+
+    Args:
+        ids: ``(N,)`` training ids.
+        streams: ``S``, the total batch size (over all processes).
+        seq_length: ``T``, characters per step.
+        rows: the streams this process reads (``slice(None)``: all; a slice of ``S`` under torchrun).
+    """
+
+    def __init__(self, ids: torch.Tensor, streams: int, seq_length: int, rows: slice = slice(None)):
+        length = (len(ids) - 1) // streams                     # characters per stream
+        self.chunks = length // seq_length                      # steps per pass
+        if self.chunks < 1:
+            raise UserError(f"--carry_state needs batch_size x seq_length = {streams} x {seq_length} "
+                            f"< the {len(ids):,} training characters; lower --batch_size or --seq_length")
+        self.seq_length = seq_length
+        index = (torch.arange(streams) * length)[:, None] + torch.arange(self.chunks * seq_length + 1)
+        self.ids = ids[index][rows]                             # (S, chunks*T + 1)
+
+    def batch(self, step: int):
+        """The batch of training step ``step`` (counted from 1): ``x, y`` each ``(S, T)``, and whether
+        it starts a pass (the carried state must then be reset)."""
+        k = (step - 1) % self.chunks
+        window = self.ids[:, k * self.seq_length: (k + 1) * self.seq_length + 1]   # (S, T+1)
+        return window[:, :-1], window[:, 1:], k == 0
+
+
 def _ids_of(text: str, chars: list[str]) -> np.ndarray:
     """Vectorised ``[chars.index(ch) for ch in text]`` for a sorted ``chars`` that covers ``text``:
     code points (UTF-32) looked up with a binary search in the sorted code points of ``chars``."""

@@ -34,7 +34,7 @@ from common.args import (given_flags, merge_resumed_args, nonnegative_int, open_
                          positive_float, positive_int, unit_interval)
 from common.checkpoint import StopRequest, atomic_write_text, load_checkpoint, save_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
-from part2.dataset import TextDataset
+from part2.dataset import TextDataset, TextStreams
 from part2.distributed import Dist
 from part2.model import build_model
 from part2.sampling import generate
@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="steps between learning-rate decays")
     optim.add_argument("--train_steps", type=positive_int, default=20000, help="number of training steps")
     optim.add_argument("--max_norm", type=positive_float, default=5.0, help="gradient-norm clipping threshold")
+    optim.add_argument("--carry_state", action="store_true",
+                       help="read the training text as --batch_size consecutive streams with the LSTM state "
+                            "carried from batch to batch (truncated BPTT, as char-rnn) instead of random "
+                            "windows that each start from a zero state")
     optim.add_argument("--preset", choices=sorted(PRESETS), default=None,
                        help="a tested configuration; flags given explicitly still win. "
                             + "; ".join(f"{k}: " + ", ".join(f"{a}={v}" for a, v in p.items())
@@ -142,13 +146,14 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=0.9)
 
 
-def train_step(model, optimizer, scheduler, x, y, max_norm: float):
-    """One update on a ``(B, T)`` batch; returns the detached loss and accuracy (no host sync).
+def train_step(model, optimizer, scheduler, x, y, max_norm: float, state=None):
+    """One update on a ``(B, T)`` batch that starts from ``state`` (``None``: zeros); returns the
+    detached loss, accuracy and final ``(h, c)`` state (no host sync).
 
     The loss is equation 13: the mean cross-entropy over every time step and sequence.
     """
     model.train()
-    logits, _ = model(x)                                              # (B, T, V)
+    logits, state = model(x, state)                                   # (B, T, V); h, c: (L, B, H)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))  # mean over B*T
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -157,17 +162,26 @@ def train_step(model, optimizer, scheduler, x, y, max_norm: float):
     scheduler.step()
     with torch.no_grad():
         accuracy = (logits.argmax(dim=-1) == y).float().mean()        # scalar tensor
-    return loss.detach(), accuracy
+    return loss.detach(), accuracy, tuple(t.detach() for t in state)
 
 
 def loop_body(step, dataset, batch_gen, model, optimizer, scheduler, batch_size, max_norm, sums, first_bad,
-              explode_limit):
-    """Everything one training step does (also what bench/bench_part2_train.py times): draw a batch,
-    update, add loss and accuracy to the device-side running ``sums`` and remember the first step
-    whose loss is not finite or above ``explode_limit``. No value is copied to the host here."""
+              explode_limit, streams=None):
+    """Everything one training step does (also what bench/bench_part2_train.py times): draw a batch
+    (random windows, or with ``streams`` the next chunk of each stream and the state carried in
+    ``streams.state``), update, add loss and accuracy to the device-side running ``sums`` and
+    remember the first step whose loss is not finite or above ``explode_limit``. No value is copied
+    to the host here."""
     device = sums.device
-    x, y = dataset.sample_batch(batch_size, batch_gen)                           # (B, T) each
-    loss, acc = train_step(model, optimizer, scheduler, x.to(device), y.to(device), max_norm)
+    state = None
+    if streams is None:
+        x, y = dataset.sample_batch(batch_size, batch_gen)                       # (B, T) each
+    else:
+        x, y, new_pass = streams.batch(step)                                     # (B, T) each
+        state = None if new_pass else streams.state
+    loss, acc, state = train_step(model, optimizer, scheduler, x.to(device), y.to(device), max_norm, state)
+    if streams is not None:
+        streams.state = state                                                    # (L, B, H) each
     sums += torch.stack([loss.double(), acc.double()])
     bad = ~torch.isfinite(loss) | (loss > explode_limit)
     return torch.where(bad & (first_bad < 0), step, first_bad)
@@ -357,6 +371,10 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, args.learning_rate_step, args.learning_rate_decay)
     batch_gen = torch.Generator().manual_seed(args.seed + 7919 * ddp.rank)  # training batches, per rank
+    streams = None
+    if args.carry_state:  # this rank reads its own slice of the streams
+        streams = TextStreams(dataset.train_data, args.batch_size, args.seq_length,
+                              slice(ddp.rank * local_batch, (ddp.rank + 1) * local_batch))
     sample_gen = torch.Generator().manual_seed(args.seed + 1)      # samples written during training
     # Running sums between two train-metric logs, on the device (no per-step host sync).
     sums = torch.zeros(2, dtype=torch.float64, device=device)      # [loss, accuracy]
@@ -374,6 +392,10 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
             torch.set_rng_state(mine["torch"])
             batch_gen.set_state(mine["batch"])
             sums = mine["sums"].to(device)
+            if streams is not None:
+                streams.state = tuple(t.to(device) for t in mine["carried_state"])
+        elif streams is not None:
+            streams.state = tuple(t.to(device) for t in ckpt["carried_state"])
         start_step, best_val, best_step = ckpt["step"], ckpt["best_val_loss"], ckpt["best_step"]
         elapsed_before = ckpt.get("elapsed_s", 0.0)
         best_stream = ckpt.get("best_val_stream_loss", float("nan"))
@@ -438,6 +460,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
                  "vocabulary": dataset.chars, "rng": rng,
                  "running_sums": sums.cpu(), "best_val_loss": best_val, "best_step": best_step,
                  "best_val_stream_loss": best_stream,
+                 "carried_state": None if streams is None else tuple(t.cpu() for t in streams.state),
                  "elapsed_s": elapsed_before + time.perf_counter() - t0,
                  "environment": plain_environment()}
         save_checkpoint(state, ckpt_dir / name, KIND)
@@ -446,9 +469,12 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
         """Every rank's dropout RNG, batch generator and running sums (collective; DDP only)."""
         if not ddp.active:
             return None
-        parts = zip(ddp.gather(torch.get_rng_state()), ddp.gather(batch_gen.get_state()),
-                    ddp.gather(sums.cpu()))
-        return [{"torch": t, "batch": b, "sums": m} for t, b, m in parts]
+        ranks = [{"torch": t, "batch": b, "sums": m} for t, b, m in
+                 zip(ddp.gather(torch.get_rng_state()), ddp.gather(batch_gen.get_state()), ddp.gather(sums.cpu()))]
+        if streams is not None:
+            for rank, h, c in zip(ranks, ddp.gather(streams.state[0].cpu()), ddp.gather(streams.state[1].cpu())):
+                rank["carried_state"] = (h, c)
+        return ranks
 
     t0 = time.perf_counter()
     rate_t, rate_step = t0, start_step
@@ -460,7 +486,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
                                      dynamic_ncols=True, desc="train", file=sys.stderr) as bar:
         for step in range(start_step + 1, args.train_steps + 1):
             first_bad = loop_body(step, dataset, batch_gen, net, optimizer, scheduler, local_batch,
-                                  args.max_norm, sums, first_bad, explode_limit)
+                                  args.max_norm, sums, first_bad, explode_limit, streams)
             last = step == args.train_steps
             print_due = step % args.print_every == 0
             want = stop.requested

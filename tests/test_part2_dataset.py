@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from common.runtime import UserError
-from part2.dataset import TextDataset, UnknownCharactersError, read_text
+from part2.dataset import TextDataset, TextStreams, UnknownCharactersError, read_text
 from tests.conftest import ROOT
 from tests.test_part2_support import (ONE_THREAD, book_for_tests, generated_text, real_books, single_thread,  # noqa: F401
                                      write_book)
@@ -135,3 +135,33 @@ def test_bad_input_gives_one_clear_message(tmp_path, make, fragments):
 def test_read_text_keeps_utf8_characters(tmp_path):
     path = write_book(tmp_path / "u.txt", "Ünïcödé “quotes” — fine\r\nnext\rline", bom=True)
     assert read_text(path) == "Ünïcödé “quotes” — fine\nnext\nline"
+
+
+def test_streams_continue_row_by_row_and_restart_each_pass():
+    ids = torch.arange(1000)
+    streams = TextStreams(ids, 4, 10)             # 4 streams of 249 characters: 24 chunks of 10
+    assert streams.chunks == 24
+    seen = []
+    for step in range(1, 2 * streams.chunks + 1):
+        x, y, new_pass = streams.batch(step)
+        assert x.shape == y.shape == (4, 10)
+        assert torch.equal(x[:, 1:], y[:, :-1])
+        assert new_pass == (step in (1, streams.chunks + 1))
+        if step > 1 and not new_pass:             # row b continues where row b of the last batch ended
+            assert torch.equal(x[:, 0], previous[:, -1])
+        previous = y
+        if step <= streams.chunks:
+            seen.append(x)
+    # one pass reads each stream's stretch once: stream b starts at b * 249
+    first_pass = torch.cat(seen, 1)               # (4, 240)
+    assert torch.equal(first_pass, torch.arange(4)[:, None] * 249 + torch.arange(240))
+    assert torch.equal(streams.batch(1)[0], streams.batch(streams.chunks + 1)[0])
+
+
+def test_streams_give_each_process_its_rows_and_refuse_a_too_short_text():
+    ids = torch.arange(1000)
+    whole = TextStreams(ids, 4, 10)
+    half = TextStreams(ids, 4, 10, slice(2, 4))
+    assert torch.equal(half.batch(5)[0], whole.batch(5)[0][2:])
+    with pytest.raises(UserError, match="--carry_state needs batch_size x seq_length"):
+        TextStreams(ids, 64, 30)

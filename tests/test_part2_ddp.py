@@ -71,3 +71,22 @@ def test_total_batch_must_split_evenly(monkeypatch):
     assert ddp.active and not ddp.is_main and ddp.split_batch(64) == 32
     with pytest.raises(UserError, match="--batch_size 9 must be divisible by the 2 processes"):
         ddp.split_batch(9)
+
+
+def test_carry_state_under_two_processes_matches_one_process_and_resumes(tmp_path, book):
+    """Each rank reads its own half of the streams and carries its own state, also across a resume:
+    without dropout, two processes of batch 8 train (up to float rounding) like one process of 16."""
+    common = ["--txt_file", str(book), *TINY, "--batch_size", "16", "--dropout_keep_prob", "1.0",
+              "--carry_state", "--val_every", "40", "--sample_every", "0", "--checkpoint_every", "10"]
+    part = torchrun(*common, "--train_steps", 20, *run_dirs(tmp_path, "ddp"))
+    assert part.returncode == 0, part.stderr[-3000:]
+    resumed = torchrun(*common, "--train_steps", 40, "--resume", *run_dirs(tmp_path, "ddp"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert train_main([*common, "--train_steps", "40", *run_dirs(tmp_path, "single")]) == 0
+    ddp, single = load_state(tmp_path, "ddp"), load_state(tmp_path, "single")
+    assert [r["carried_state"][0].shape for r in ddp["rng"]["ranks"]] == [(2, 8, 24)] * 2
+    for name, value in single["model_state"].items():
+        assert torch.allclose(ddp["model_state"][name], value, atol=1e-4), name
+    h_single = single["carried_state"][0]                                    # (L, 16, H)
+    h_ddp = torch.cat([r["carried_state"][0] for r in ddp["rng"]["ranks"]], 1)
+    assert torch.allclose(h_ddp, h_single, atol=1e-4)

@@ -196,3 +196,48 @@ def test_preset_applies_unless_a_flag_is_given():
             defaults.max_norm, defaults.print_every, defaults.sample_every, defaults.summary_path) == \
         (30, 128, 64, 2e-3, 0.96, 5000, 1.0, 5.0, 5, 100, "./summaries/")
     assert isinstance(defaults.train_steps, int) and defaults.lstm_num_layers == 2
+
+
+def test_carry_state_resume_equals_uninterrupted(tmp_path, book):
+    """--carry_state: the carried (h, c) is part of the checkpoint, so a split run ends identically."""
+    args = ["--txt_file", str(book), *TINY, "--carry_state"]
+    assert train_main([*args, *run_dirs(tmp_path, "whole"), "--train_steps", "80"]) == 0
+    assert train_main([*args, *run_dirs(tmp_path, "split"), "--train_steps", "37"]) == 0
+    assert load_state(tmp_path, "split")["carried_state"][0].shape == (2, 8, 24)   # (L, B, H)
+    assert train_main([*args, *run_dirs(tmp_path, "split"), "--resume", "--train_steps", "80"]) == 0
+    whole, split = load_state(tmp_path, "whole"), load_state(tmp_path, "split")
+    assert same_weights(whole["model_state"], split["model_state"])
+    assert all(torch.equal(a, b) for a, b in zip(whole["carried_state"], split["carried_state"]))
+    assert train_rows(tmp_path, "split") == train_rows(tmp_path, "whole")
+    # and it is a different training from the random windows of the same seed
+    assert train_main(["--txt_file", str(book), *TINY, *run_dirs(tmp_path, "windows"), "--train_steps", "80"]) == 0
+    assert load_state(tmp_path, "windows")["carried_state"] is None
+    assert not same_weights(load_state(tmp_path, "windows")["model_state"], whole["model_state"])
+
+
+def test_carry_state_feeds_each_batch_the_state_of_the_batch_before(book):
+    """With a zero learning rate the weights stay put, so the loss of the second streamed batch must
+    equal the loss of the second half of one forward pass over both batches joined in time."""
+    from part2.dataset import TextDataset, TextStreams
+    from part2.model import TextGenerationModel
+    from part2.train import loop_body
+    torch.manual_seed(0)
+    ds = TextDataset(book, 12)
+    model = TextGenerationModel(4, 12, ds.vocab_size, lstm_num_hidden=16, device="cpu", embedding_dim=8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 100)
+    streams = TextStreams(ds.train_data, 4, 12)
+    losses = []
+    for step in (1, 2):
+        sums = torch.zeros(2, dtype=torch.float64)
+        loop_body(step, ds, None, model, optimizer, scheduler, 4, 5.0, sums, torch.tensor(-1), 1e9, streams)
+        losses.append(sums[0].item())
+    assert streams.state[0].shape == (2, 4, 16)
+    x = torch.cat([streams.batch(1)[0], streams.batch(2)[0]], 1)            # (4, 24)
+    y = torch.cat([streams.batch(1)[1], streams.batch(2)[1]], 1)
+    with torch.no_grad():
+        logits, _ = model(x)                                                # (4, 24, V)
+    joined = torch.nn.functional.cross_entropy(logits[:, 12:].reshape(-1, ds.vocab_size), y[:, 12:].reshape(-1))
+    fresh = torch.nn.functional.cross_entropy(model(x[:, 12:])[0].reshape(-1, ds.vocab_size), y[:, 12:].reshape(-1))
+    assert losses[1] == pytest.approx(joined.item(), abs=1e-5)
+    assert abs(fresh.item() - joined.item()) > 1e-3                        # the state matters here
