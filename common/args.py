@@ -46,6 +46,14 @@ def unit_interval(text: str) -> float:
     return value
 
 
+def drop_probability(text: str) -> float:
+    """A float in [0, 1) (dropout probabilities; 0 switches the dropout off)."""
+    value = _number(float, text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def open_unit_interval(text: str) -> float:
     """A float in (0, 1) (fractions such as the validation share)."""
     value = _number(float, text)

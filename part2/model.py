@@ -2,6 +2,10 @@
 
     ids (B, T) -> embedding or one-hot (B, T, E) -> nn.LSTM, L layers (B, T, H) -> dropout -> linear (B, T, V)
 
+With ``weight_drop > 0`` training also drops entries of every layer's hidden-to-hidden matrix
+``W_hh`` (DropConnect, as in AWD-LSTM): one mask per batch, shared by all time steps, so the
+recurrent connection is regularised while ``nn.LSTM``'s fused kernel still does the work.
+
 ``forward(x, state)`` returns the logits of every step and the new ``(h, c)`` state, so sampling can
 feed one character at a time while carrying the state instead of re-running the prefix.
 """
@@ -26,22 +30,26 @@ class TextGenerationModel(nn.Module):
         dropout_keep_prob: probability of keeping a unit; dropout ``1 - keep`` is applied between
             LSTM layers and to the top layer's output.
         embedding_dim: ``E``; 0 feeds one-hot vectors (``E = V``) as in the skeleton.
+        weight_drop: probability of dropping an entry of each ``W_hh`` while training (0: off).
     """
 
     def __init__(self, batch_size, seq_length, vocabulary_size, lstm_num_hidden=256, lstm_num_layers=2,
-                 device="cuda:0", dropout_keep_prob=1.0, embedding_dim=64):
+                 device="cuda:0", dropout_keep_prob=1.0, embedding_dim=64, weight_drop=0.0):
         super().__init__()
         if vocabulary_size < 1 or lstm_num_hidden < 1 or lstm_num_layers < 1 or embedding_dim < 0:
             raise UserError("vocabulary_size, lstm_num_hidden and lstm_num_layers must be >= 1 "
                             "and embedding_dim >= 0")
         if not 0 < dropout_keep_prob <= 1:
             raise UserError(f"dropout_keep_prob must be in (0, 1], got {dropout_keep_prob}")
+        if not 0 <= weight_drop < 1:
+            raise UserError(f"weight_drop must be in [0, 1), got {weight_drop}")
         self.batch_size = batch_size
         self.seq_length = seq_length
         self.vocabulary_size = vocabulary_size
         self.lstm_num_hidden = lstm_num_hidden
         self.lstm_num_layers = lstm_num_layers
         self.embedding_dim = embedding_dim
+        self.weight_drop = weight_drop
         drop = 1.0 - dropout_keep_prob
         if embedding_dim:
             self.embedding = nn.Embedding(vocabulary_size, embedding_dim)
@@ -72,7 +80,13 @@ class TextGenerationModel(nn.Module):
             ``logits`` ``(B, T, V)`` and the new ``(h, c)``, each ``(L, B, H)``.
         """
         inputs = self.encode_input(x)                 # (B, T, E)
-        hidden, state = self.lstm(inputs, state)      # (B, T, H); h, c: (L, B, H)
+        if self.training and self.weight_drop > 0:    # the same masked W_hh at every time step
+            dropped = {f"weight_hh_l{layer}": nn.functional.dropout(getattr(self.lstm, f"weight_hh_l{layer}"),
+                                                                    self.weight_drop)
+                       for layer in range(self.lstm_num_layers)}                 # (4H, H) each
+            hidden, state = torch.func.functional_call(self.lstm, dropped, (inputs, state))
+        else:
+            hidden, state = self.lstm(inputs, state)  # (B, T, H); h, c: (L, B, H)
         logits = self.output(self.dropout(hidden))    # (B, T, V)
         return logits, state
 
@@ -120,4 +134,5 @@ def build_model(vocab_size: int, args: dict, device) -> TextGenerationModel:
                                lstm_num_hidden=args["lstm_num_hidden"],
                                lstm_num_layers=args["lstm_num_layers"], device=device,
                                dropout_keep_prob=args["dropout_keep_prob"],
-                               embedding_dim=args["embedding_dim"])
+                               embedding_dim=args["embedding_dim"],
+                               weight_drop=args.get("weight_drop", 0.0))  # absent before the flag existed

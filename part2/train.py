@@ -30,8 +30,8 @@ import time
 import torch
 from torch.nn import functional as F
 
-from common.args import (given_flags, merge_resumed_args, nonnegative_int, open_unit_interval,
-                         positive_float, positive_int, unit_interval)
+from common.args import (drop_probability, given_flags, merge_resumed_args, nonnegative_int,
+                         open_unit_interval, positive_float, positive_int, unit_interval)
 from common.checkpoint import StopRequest, atomic_write_text, load_checkpoint, save_checkpoint
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part2.dataset import TextDataset, TextStreams
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="character embedding size; 0 feeds one-hot vectors")
     model.add_argument("--dropout_keep_prob", type=unit_interval, default=1.0,
                        help="keep probability of dropout between and after the LSTM layers, in (0, 1]")
+    model.add_argument("--weight_drop", type=drop_probability, default=0.0,
+                       help="DropConnect on the LSTM's hidden-to-hidden weights W_hh while training: the "
+                            "probability of dropping an entry (one mask per batch, all time steps); 0 = off")
 
     optim = parser.add_argument_group("optimisation")
     optim.add_argument("--batch_size", type=positive_int, default=64, help="sequences per step")
@@ -357,7 +360,9 @@ def main(argv=None) -> int:
                         f"resume it with the same number (now {ddp.world})")
     device = ddp.start(device)
     try:
-        return train(args, ckpt, dataset, device, ddp, local_batch)
+        code = train(args, ckpt, dataset, device, ddp, local_batch)
+        ddp.barrier()  # leave together: a rank that tears gloo down while rank 0 still writes can abort
+        return code
     finally:
         ddp.close()
 

@@ -358,10 +358,13 @@ def collect_part2_train(ctx) -> None:
               "part2__parameters": f"{config.get('parameters', 0):,}"}
     if val:
         best = min(val, key=lambda m: float(m["loss"]))
+        stream = {m["step"]: m for m in metrics if m["split"] == "val_stream"}
         values.update(part2__final_val_loss=f"{float(val[-1]['loss']):.3f}",
                       part2__final_val_accuracy=pct(val[-1]["accuracy"]),
                       part2__best_val_loss=f"{float(best['loss']):.3f}",
-                      part2__best_val_step=best["step"])
+                      part2__best_val_step=best["step"],
+                      part2__best_val_stream_loss=f"{float(stream[best['step']]['loss']):.3f}"
+                      if best["step"] in stream else "?")
     last = (val or train)[-1]
     values.update(part2__steps=last["step"],
                   part2__minutes=f"{float(last['elapsed_s']) / 60:.1f}" if last.get("elapsed_s") else "?")

@@ -124,6 +124,7 @@ def test_failed_resume_leaves_the_checkpoint_untouched(results, files):
 
 NUMERIC_FLAGS = [("--seq_length", "0"), ("--lstm_num_hidden", "0"), ("--lstm_num_layers", "0"),
                  ("--embedding_dim", "-1"), ("--dropout_keep_prob", "0"), ("--dropout_keep_prob", "1.01"),
+                 ("--weight_drop", "1"), ("--weight_drop", "-0.1"),
                  ("--batch_size", "0"), ("--learning_rate", "-1e-3"), ("--learning_rate", "nan"),
                  ("--learning_rate_decay", "0"), ("--learning_rate_decay", "1.5"), ("--learning_rate_step", "0"),
                  ("--train_steps", "0"), ("--train_steps", "2.5"), ("--max_norm", "0"), ("--max_norm", "inf"),

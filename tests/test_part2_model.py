@@ -108,3 +108,33 @@ def test_carried_state_validation_reads_each_stretch_as_one_sequence():
     assert abs(windows - loss) > 1e-6
     too_short = evaluate_stream(model, ids[:2], streams=2)  # fewer characters than stretches
     assert all(v != v for v in too_short)  # NaN, as evaluate() gives for an empty set
+
+
+def test_weight_drop_masks_w_hh_once_per_batch_and_only_while_training():
+    """Training with --weight_drop equals an nn.LSTM whose W_hh are the dropped copies (the same mask
+    at every time step), dropped entries get no gradient, and evaluation uses the full weights."""
+    torch.manual_seed(0)
+    model = TextGenerationModel(3, 9, 7, lstm_num_hidden=6, device="cpu", embedding_dim=4, weight_drop=0.5)
+    x = torch.randint(0, 7, (3, 9))
+    model.train()
+    torch.manual_seed(1)
+    logits, _ = model(x)                                                          # (3, 9, 7)
+    torch.manual_seed(1)                                                          # the same masks again
+    dropped = [F.dropout(getattr(model.lstm, f"weight_hh_l{layer}"), 0.5) for layer in range(2)]
+    reference = torch.nn.LSTM(4, 6, 2, batch_first=True)
+    reference.load_state_dict(model.lstm.state_dict())
+    with torch.no_grad():
+        reference.weight_hh_l0.copy_(dropped[0])
+        reference.weight_hh_l1.copy_(dropped[1])
+        expected = model.output(reference(model.embedding(x))[0])
+    assert torch.allclose(logits, expected, atol=1e-6)
+    assert 0.3 < (dropped[0] == 0).float().mean() < 0.7
+    logits.square().sum().backward()
+    grad = model.lstm.weight_hh_l0.grad
+    assert torch.all(grad[dropped[0] == 0] == 0) and grad[dropped[0] != 0].abs().sum() > 0
+    model.eval()
+    full, _ = model(x)
+    model.weight_drop = 0.0
+    assert torch.equal(full, model(x)[0])
+    with pytest.raises(UserError, match="weight_drop"):
+        TextGenerationModel(3, 9, 7, device="cpu", weight_drop=1.0)
