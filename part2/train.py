@@ -44,9 +44,9 @@ CSV_FIELDS = ["step", "split", "loss", "accuracy", "learning_rate", "elapsed_s",
 
 # The best configuration found within the 15-minute CPU budget (see part2/README.md for the runs).
 PRESETS = {
-    "best": {"seq_length": 100, "lstm_num_hidden": 256, "lstm_num_layers": 2, "batch_size": 32,
-             "learning_rate": 3e-3, "learning_rate_decay": 0.9, "learning_rate_step": 500,
-             "dropout_keep_prob": 0.9, "train_steps": 4000, "val_every": 250},
+    "best": {"seq_length": 100, "lstm_num_hidden": 256, "lstm_num_layers": 2, "batch_size": 64,
+             "learning_rate": 4e-3, "learning_rate_decay": 0.9, "learning_rate_step": 1000,
+             "dropout_keep_prob": 0.7, "weight_drop": 0.25, "train_steps": 4400, "val_every": 500},
 }
 # Flags that may change when a run is resumed; everything else is taken from the checkpoint.
 RESUME_OVERRIDABLE = {"train_steps", "print_every", "sample_every", "val_every", "checkpoint_every",
