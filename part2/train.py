@@ -151,7 +151,7 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 
 def train_step(model, optimizer, scheduler, x, y, max_norm: float, state=None):
     """One update on a ``(B, T)`` batch that starts from ``state`` (``None``: zeros); returns the
-    detached loss, accuracy and final ``(h, c)`` state (no host sync).
+    detached loss and accuracy and the final ``(h, c)`` state (no host sync).
 
     The loss is equation 13: the mean cross-entropy over every time step and sequence.
     """
@@ -165,7 +165,7 @@ def train_step(model, optimizer, scheduler, x, y, max_norm: float, state=None):
     scheduler.step()
     with torch.no_grad():
         accuracy = (logits.argmax(dim=-1) == y).float().mean()        # scalar tensor
-    return loss.detach(), accuracy, tuple(t.detach() for t in state)
+    return loss.detach(), accuracy, state
 
 
 def loop_body(step, dataset, batch_gen, model, optimizer, scheduler, batch_size, max_norm, sums, first_bad,
@@ -176,15 +176,15 @@ def loop_body(step, dataset, batch_gen, model, optimizer, scheduler, batch_size,
     remember the first step whose loss is not finite or above ``explode_limit``. No value is copied
     to the host here."""
     device = sums.device
-    state = None
     if streams is None:
         x, y = dataset.sample_batch(batch_size, batch_gen)                       # (B, T) each
+        state = None
     else:
         x, y, new_pass = streams.batch(step)                                     # (B, T) each
         state = None if new_pass else streams.state
     loss, acc, state = train_step(model, optimizer, scheduler, x.to(device), y.to(device), max_norm, state)
-    if streams is not None:
-        streams.state = state                                                    # (L, B, H) each
+    if streams is not None:  # carried into the next batch, its gradient cut here
+        streams.state = tuple(t.detach() for t in state)                         # (L, B, H) each
     sums += torch.stack([loss.double(), acc.double()])
     bad = ~torch.isfinite(loss) | (loss > explode_limit)
     return torch.where(bad & (first_bad < 0), step, first_bad)
@@ -397,10 +397,9 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
             torch.set_rng_state(mine["torch"])
             batch_gen.set_state(mine["batch"])
             sums = mine["sums"].to(device)
-            if streams is not None:
-                streams.state = tuple(t.to(device) for t in mine["carried_state"])
-        elif streams is not None:
-            streams.state = tuple(t.to(device) for t in ckpt["carried_state"])
+        if streams is not None:
+            carried = ckpt["rng"]["ranks"][ddp.rank] if ddp.active else ckpt
+            streams.state = tuple(t.to(device) for t in carried["carried_state"])
         start_step, best_val, best_step = ckpt["step"], ckpt["best_val_loss"], ckpt["best_step"]
         elapsed_before = ckpt.get("elapsed_s", 0.0)
         best_stream = ckpt.get("best_val_stream_loss", float("nan"))

@@ -183,7 +183,8 @@ def collect_length_study(ctx) -> None:
 
 def _curriculum_sentence(rows: list[dict]) -> str:
     """One sentence on the curriculum rows of the study folder (``length_study.py --curriculum``)."""
-    warm = [r for r in rows if r not in _from_scratch(rows)]
+    scratch = _from_scratch(rows)
+    warm = [r for r in rows if r not in scratch]
     if not warm:
         return ("No curriculum run (`part1/length_study.py --curriculum`) was recorded in this "
                 "study folder.")
