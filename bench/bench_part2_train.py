@@ -10,6 +10,7 @@ median and min-max step time, characters per second and the ratio ours / plain.
 
     python bench/bench_part2_train.py             # 200 timed steps each
     python bench/bench_part2_train.py --quick     # a few seconds, for CI
+    python bench/bench_part2_train.py --train_args "--preset best"   # any part2/train.py flags for ours
 
 Prints a table and writes JSON to bench/results/bench_part2_train.json. Nothing is asserted.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import math
 import statistics
 import sys
@@ -36,7 +38,7 @@ from common.args import positive_int
 from common.runtime import environment_info, run_main, seed_everything
 from part2.dataset import TextDataset
 from part2.model import build_model
-from part2.train import build_parser, loop_body, make_optimizer
+from part2.train import loop_body, make_optimizer, parse_args
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = 1.05
@@ -65,7 +67,7 @@ def synthetic_book(path: Path, n_chars: int, vocab: int) -> Path:
 
 def run(opts) -> dict:
     seed_everything(0)
-    args = build_parser().parse_args([])                 # the default part-2 configuration
+    args, _ = parse_args(shlex.split(opts.train_args))   # default part-2 configuration unless flags given
     with tempfile.TemporaryDirectory() as tmp:
         dataset = TextDataset(synthetic_book(Path(tmp) / "book.txt", 200_000, opts.vocab), args.seq_length)
     device = torch.device("cpu")
@@ -119,6 +121,8 @@ def run(opts) -> dict:
     return {"benchmark": "part2 training throughput", "date": datetime.now(timezone.utc).isoformat(),
             "config": {"batch_size": B, "seq_length": T, "lstm_num_hidden": args.lstm_num_hidden,
                        "lstm_num_layers": args.lstm_num_layers, "embedding_dim": args.embedding_dim,
+                       "dropout_keep_prob": args.dropout_keep_prob, "weight_drop": args.weight_drop,
+                       "train_args": opts.train_args,
                        "vocab": dataset.vocab_size, "warmup": opts.warmup, "steps": opts.steps,
                        "threads": torch.get_num_threads()},
             "results": rows, "ratio_ours_over_plain": ratio, "target": TARGET,
@@ -132,6 +136,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=positive_int, default=10, help="untimed steps per contender")
     parser.add_argument("--vocab", type=positive_int, default=80, help="vocabulary size (Grimm: 80)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--train_args", default="",
+                        help="part2/train.py flags for our loop, e.g. \"--preset best\" (the plain loop takes "
+                             "the same shapes, without dropout)")
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.steps, opts.warmup = 5, 2
