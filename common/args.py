@@ -38,6 +38,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def nonnegative_float(text: str) -> float:
+    """A finite float >= 0 (weight decay, penalties)."""
+    value = _number(float, text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
 def unit_interval(text: str) -> float:
     """A float in (0, 1] (keep probabilities, decay factors)."""
     value = _number(float, text)
@@ -60,6 +68,12 @@ def open_unit_interval(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {text}")
     return value
+
+
+def make_parser(description: str) -> argparse.ArgumentParser:
+    """The parser every script starts from: ``--help`` shows each flag's default."""
+    return argparse.ArgumentParser(description=description,
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
 def given_flags(parser: argparse.ArgumentParser, argv) -> set:

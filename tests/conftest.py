@@ -1,6 +1,8 @@
-"""Shared test fixtures: the repository root on sys.path, the shared books, a CLI runner."""
+"""Shared test fixtures: the repository root on sys.path, a CLI runner, globals restored after
+every test, and the development requirements enforced under CI."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOKS = ROOT.parent / "shared" / "books"
+BOOK = ROOT / "assets" / "book_EN_grimms_fairy_tails.txt"  # the default book, shipped
+BOOKS = ROOT.parent / "shared" / "books"  # more books, for development only (may be absent)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -33,12 +36,26 @@ def assert_one_line_error(proc, *fragments):
         assert fragment.lower() in last.lower(), f"{fragment!r} not in {last!r}"
 
 
-@pytest.fixture
-def cli():
-    return run_script
+# The development requirements (requirements-dev.txt): under CI a missing one fails the run instead of
+# quietly skipping the tests that need it.
+DEV_REQUIREMENTS = ("torch_geometric", "xdist")
 
 
-@pytest.fixture(scope="session")
-def books_dir():
-    """``../shared/books`` when it exists, else None (tests then generate their own text)."""
-    return BOOKS if BOOKS.is_dir() else None
+def pytest_configure(config):
+    missing = [name for name in DEV_REQUIREMENTS if importlib.util.find_spec(name) is None]
+    if missing and os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true but {', '.join(missing)} is not installed: "
+                                "pip install -r requirements-dev.txt")
+
+
+@pytest.fixture(autouse=True)
+def restore_globals():
+    """Undo what a test changes in torch's process-wide settings and in the environment."""
+    import torch
+
+    threads, dtype, environ = torch.get_num_threads(), torch.get_default_dtype(), dict(os.environ)
+    yield
+    torch.set_num_threads(threads)
+    torch.set_default_dtype(dtype)
+    os.environ.clear()
+    os.environ.update(environ)
