@@ -178,7 +178,7 @@ def length_study_cmds(ctx):
 
 
 def optimizer_cmds(ctx):
-    from part1.length_study import recipe
+    from part1.recipes import recipe
 
     o = ctx.cfg["optimizers"]
     flags = recipe("LSTM", o["length"])
@@ -200,7 +200,7 @@ def optimizer_cmds(ctx):
 
 
 def grads_train_cmd(ctx, model_type):
-    from part1.length_study import recipe
+    from part1.recipes import recipe
 
     g = ctx.cfg["grads"]
     flags = recipe(model_type, g["length"])

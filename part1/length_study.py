@@ -43,41 +43,13 @@ if __package__ in (None, ""):
 from common.args import positive_int
 from common.checkpoint import atomic_write_text
 from common.runtime import UserError, environment_info, resolve_device, run_main
+from part1.recipes import FULL_LENGTHS, QUICK_LENGTHS, as_argv, recipe
 
-FULL_LENGTHS = {"LSTM": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100],
-                "RNN": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100]}
-QUICK_LENGTHS = {"LSTM": [5, 10, 20], "RNN": [5, 10, 20]}
 FIELDS = ["model_type", "input_length", "seed", "test_accuracy", "test_loss", "steps",
           "train_seconds", "status", "input_dim", "num_hidden", "batch_size", "optimizer",
           "learning_rate", "max_norm", "init", "recurrent_init", "chrono", "train_steps",
           "time_limit", "curriculum"]
 CURRICULUM_SUFFIX = "_cur"  # cell and run names of the curriculum variant
-
-
-def recipe(model_type: str, length: int, quick: bool = False) -> dict:
-    """The training flags for one length (recorded in every row of the results).
-
-    Both models read one-hot digits (no ordering between digits is implied), use RMSprop as the
-    assignment asks, and stop once 99.5% of the held-out evaluation set is right twice in a row.
-    LSTM: chrono initialisation (b_f ~ log U(1, T-1), b_i = -b_f) gives cells whose memory lasts as
-    long as the sequence from the first step, and a learning rate of 1e-2 lets them lock onto the
-    first digit within a few hundred steps. RNN: an orthogonal W_hh (singular values 1, so the
-    state neither vanishes nor explodes at the start) and a small learning rate, 3e-4 up to T = 60
-    and 1e-4 beyond: with 1e-3 it stayed near chance at T = 40, because large steps push W_hh away
-    from orthogonality before the network has found the first digit.
-    """
-    flags = {"input_dim": 10, "num_hidden": 128, "batch_size": 128, "optimizer": "rmsprop",
-             "max_norm": 10.0, "init": "uniform", "early_stop_accuracy": 0.995,
-             "early_stop_patience": 2, "eval_every": 50, "eval_size": 1000, "test_size": 10000}
-    if model_type == "LSTM":
-        flags.update(learning_rate=1e-2 if length > 10 else 3e-3, chrono=True,
-                     train_steps=3000, time_limit=600.0)
-    else:
-        flags.update(learning_rate=3e-4 if length <= 60 else 1e-4, recurrent_init="orthogonal",
-                     train_steps=6000, time_limit=600.0)
-    if quick:
-        flags.update(train_steps=1500, time_limit=60.0, test_size=2000)
-    return flags
 
 
 def grid(args) -> list[tuple[str, int, int]]:
@@ -137,11 +109,7 @@ def run_cell(out_dir: str, model_type: str, length: int, seed: int, quick: bool,
     run_dir = out / "runs" / name
     argv = ["--model_type", model_type, "--input_length", str(length), "--seed", str(seed),
             "--out_dir", str(run_dir), "--device", device, "--quiet"]
-    for key, value in flags.items():
-        if value is True:
-            argv.append(f"--{key}")
-        elif value is not False:
-            argv += [f"--{key}", str(value)]
+    argv += as_argv(flags)
     if (run_dir / "checkpoint.pt").exists():  # the checkpoint holds the weights (and --init_from)
         argv.append("--resume")
         from common.checkpoint import load_checkpoint
