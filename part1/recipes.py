@@ -6,6 +6,7 @@ FULL_LENGTHS = {"LSTM": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100],
                 "RNN": [5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100]}
 QUICK_LENGTHS = {"LSTM": [5, 10, 20], "RNN": [5, 10, 20]}
 
+
 def recipe(model_type: str, length: int, quick: bool = False) -> dict:
     """The training flags for one length (recorded in every row of the results).
 
