@@ -14,13 +14,13 @@ Only torch is used. A graph is given to :func:`normalized_adjacency` as
 
 The sparse inputs give a sparse CSR Â, and the layer multiplies it with a sparse-dense product, so
 no dense N x N matrix is ever made for them. Build Â once per graph and reuse it for every layer and
-every step.
+every step; a layer made with ``cached=True`` also keeps Âᵀ for the backward pass (nothing is cached
+anywhere else).
 """
 from __future__ import annotations
 
 import math
 import warnings
-import weakref
 
 import torch
 import torch.nn.functional as F
@@ -76,10 +76,7 @@ def normalized_adjacency(adj: Tensor | None = None, *, edge_index: Tensor | None
     values = d_inv_sqrt[row] * weight * d_inv_sqrt[col]  # (E' + N,)
     crow = torch.zeros(n + 1, dtype=torch.int64, device=row.device)
     crow[1:] = torch.cumsum(torch.bincount(row, minlength=n), dim=0)  # (N + 1,) row starts
-    a_hat = _csr(crow, col, values, n)
-    if check:  # verified symmetric: Âᵀ = Â, so the backward needs no transpose
-        _remember_transpose(a_hat, None)
-    return a_hat
+    return _csr(crow, col, values, n)
 
 
 def _dense_normalized(adj: Tensor, add_self_loops: bool, check: bool, dtype) -> Tensor:
@@ -208,13 +205,6 @@ def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
         return torch.sparse_csr_tensor(crow, col, values, (n, n), check_invariants=False)
 
 
-def _transpose_csr(a: Tensor) -> Tensor:
-    """Aᵀ as CSR (one sort of the non-zeros)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return a.t().to_sparse_csr()
-
-
 def _inverse_sqrt(degree: Tensor) -> Tensor:
     """D̃^-1/2 as a vector; 0 where the degree is 0 (an isolated node without a self-loop)."""
     return torch.where(degree > 0, degree.clamp_min(torch.finfo(degree.dtype).tiny).rsqrt(),
@@ -224,44 +214,40 @@ def _inverse_sqrt(degree: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 # Sparse-dense product with a cheap backward
 # --------------------------------------------------------------------------------------------------
-# id(Â) -> (weak reference to Â, Â._version, Âᵀ as CSR or None when Âᵀ = Â); an entry goes when
-# its Â is freed, so the cache holds one transpose per live asymmetric Â and nothing for a symmetric one.
-_transposes: dict[int, tuple] = {}
+def transpose_csr(a: Tensor) -> Tensor:
+    """Aᵀ as CSR (one sort of the non-zeros): what the backward of A @ X multiplies with."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return a.t().to_sparse_csr()
 
 
-def _remember_transpose(a: Tensor, a_t: Tensor | None) -> None:
-    key = id(a)
-    _transposes[key] = (weakref.ref(a, lambda _: _transposes.pop(key, None)), a._version, a_t)
-
-
-def _csr_transpose(a: Tensor) -> Tensor:
-    """Âᵀ as CSR, computed once per Â (the backward of Â @ X needs Âᵀ @ G at every step), or Â
-    itself when :func:`normalized_adjacency` has verified that Â is symmetric."""
-    entry = _transposes.get(id(a))
-    if entry is None or entry[0]() is not a or entry[1] != a._version:
-        entry = (None, None, _transpose_csr(a))
-        _remember_transpose(a, entry[2])
-    return a if entry[2] is None else entry[2]
+def _equal_csr(a: Tensor, b: Tensor) -> bool:
+    return (a._nnz() == b._nnz() and torch.equal(a.crow_indices(), b.crow_indices())
+            and torch.equal(a.col_indices(), b.col_indices()) and torch.equal(a.values(), b.values()))
 
 
 class _SparseMatmul(torch.autograd.Function):
-    """Â @ X for a constant CSR Â; the backward is Âᵀ @ G with a cached CSR Âᵀ."""
+    """Â @ X for a constant CSR Â whose transpose Âᵀ is given; the backward is Âᵀ @ G."""
 
     @staticmethod
-    def forward(ctx, a: Tensor, x: Tensor) -> Tensor:  # a: (N, N) CSR, x: (N, F) -> (N, F)
-        ctx.a = a
-        return torch.sparse.mm(a, x)
+    def forward(ctx, a: Tensor, a_t: Tensor, x: Tensor) -> Tensor:  # a, a_t: (N, N), x: (N, F)
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, x)  # (N, F)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # grad: (N, F)
-        return None, torch.sparse.mm(_csr_transpose(ctx.a), grad)
+        return None, None, torch.sparse.mm(ctx.a_t, grad)
 
 
-def propagate(a_hat: Tensor, x: Tensor) -> Tensor:
-    """Â @ X for a dense, COO or CSR Â ``(N, N)`` and X ``(N, F)``; returns ``(N, F)``."""
-    if a_hat.layout == torch.sparse_csr:
-        return _SparseMatmul.apply(a_hat, x)
-    if a_hat.layout == torch.sparse_coo:
+def propagate(a_hat: Tensor, x: Tensor, a_hat_t: Tensor | None = None) -> Tensor:
+    """Â @ X for a dense, COO or CSR Â ``(N, N)`` and X ``(N, F)``; returns ``(N, F)``.
+
+    ``a_hat_t``: Âᵀ as CSR, for a CSR Â only. Given, the backward multiplies with it; without it
+    torch's own backward transposes Â (a sort) on every backward pass.
+    """
+    if a_hat_t is not None and a_hat.layout == torch.sparse_csr:
+        return _SparseMatmul.apply(a_hat, a_hat_t, x)
+    if a_hat.layout in (torch.sparse_csr, torch.sparse_coo):
         return torch.sparse.mm(a_hat, x)
     return a_hat @ x
 
@@ -280,40 +266,57 @@ def _check_inputs(h: Tensor, a_hat: Tensor, in_features: int) -> None:
 # The layer and the model
 # --------------------------------------------------------------------------------------------------
 class GCNLayer(nn.Module):
-    """One graph convolution, equation 14: H' = σ(Â H W) (+ b), Â = D̃^-1/2 (A + I) D̃^-1/2.
+    """One graph convolution, equation 14: H' = σ(Â H W + b), Â = D̃^-1/2 (A + I) D̃^-1/2.
 
-    The layer returns the pre-activation Â H W + b; σ is applied by the model, so the same layer
-    also serves as the output layer. W is ``(in_features, out_features)`` as in the equation.
+    forward(H, A_hat): H ``(N, in_features)``, A_hat ``(N, N)`` dense, COO or CSR (e.g. from
+    :func:`normalized_adjacency`) -> the pre-activation Â H W + b ``(N, out_features)``; σ is left
+    to the model, so the layer also serves as the output layer. W is ``(in, out)`` as in the
+    equation; Â multiplies the narrower of H and HW. Â is a constant: no gradient flows into it.
 
-    forward(H, A_hat): H ``(N, in_features)``, A_hat ``(N, N)`` dense or sparse (COO/CSR, from
-    :func:`normalized_adjacency`) -> ``(N, out_features)``. It computes Â(HW) or (ÂH)W, whichever
-    multiplies Â with the narrower matrix. Â is a constant: no gradient flows into it.
+    ``cached=True`` keeps Âᵀ of the last CSR Â (the backward of Â X needs Âᵀ G; torch would sort
+    Â again on every backward): computed on the first forward with gradients, reused while the
+    same, unmodified Â comes back, replaced when another Â (or an Â changed in place) arrives, and
+    dropped by :meth:`reset_parameters`. The layer holds a reference to that Â meanwhile.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 cached: bool = False) -> None:
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features, self.out_features, self.cached = in_features, out_features, cached
         self.weight = nn.Parameter(torch.empty(in_features, out_features))  # W: (in, out)
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None  # b: (out,)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Glorot/Xavier uniform W ~ U(-r, r), r = sqrt(6 / (in + out)); b = 0."""
+        """Glorot/Xavier uniform W ~ U(-r, r), r = sqrt(6 / (in + out)); b = 0; no cached Âᵀ."""
         bound = math.sqrt(6.0 / (self.in_features + self.out_features))
         nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
+        self._cache: tuple | None = None  # (Â, Â._version, Âᵀ)
+
+    def transpose_of(self, a_hat: Tensor) -> Tensor | None:
+        """The cached Âᵀ for a CSR Â when ``cached`` and gradients are on, else None."""
+        if not (self.cached and a_hat.layout == torch.sparse_csr and torch.is_grad_enabled()):
+            return None
+        if self._cache is None or self._cache[0] is not a_hat or self._cache[1] != a_hat._version:
+            a_hat_t = transpose_csr(a_hat)
+            if _equal_csr(a_hat_t, a_hat):  # symmetric, bit for bit: keep one copy
+                a_hat_t = a_hat
+            self._cache = (a_hat, a_hat._version, a_hat_t)
+        return self._cache[2]
 
     def forward(self, h: Tensor, a_hat: Tensor) -> Tensor:
         _check_inputs(h, a_hat, self.in_features)
+        a_hat_t = self.transpose_of(a_hat)
         if self.out_features <= self.in_features:
-            out = propagate(a_hat, h @ self.weight)  # (N, out) -> Â(HW): (N, out)
+            out = propagate(a_hat, h @ self.weight, a_hat_t)  # (N, out) -> Â(HW): (N, out)
         else:
-            out = propagate(a_hat, h) @ self.weight  # (N, in) -> (ÂH)W: (N, out)
+            out = propagate(a_hat, h, a_hat_t) @ self.weight  # (N, in) -> (ÂH)W: (N, out)
         return out + self.bias if self.bias is not None else out
 
     def __repr__(self) -> str:
-        extra = "" if self.bias is not None else ", bias=False"
+        extra = ("" if self.bias is not None else ", bias=False") + (", cached=True" if self.cached else "")
         return f"{type(self).__name__}({self.in_features}, {self.out_features}{extra})"
 
 
@@ -322,14 +325,16 @@ class GCN(nn.Module):
 
     forward(X, A_hat): X ``(N, in_features)``, A_hat ``(N, N)`` -> log-probabilities
     ``(N, num_classes)`` (log-softmax, for ``F.nll_loss``). :meth:`hidden` gives the ``(N, hidden)``
-    node embedding ReLU(Â X W0) that the output layer classifies.
+    node embedding ReLU(Â X W0) that the output layer classifies. Dropout with probability
+    ``dropout`` is applied to X and to the hidden embedding in training mode only; ``cached`` is
+    passed to both layers (see :class:`GCNLayer`).
     """
 
     def __init__(self, in_features: int, hidden_features: int, num_classes: int,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, cached: bool = False) -> None:
         super().__init__()
-        self.layer1 = GCNLayer(in_features, hidden_features)
-        self.layer2 = GCNLayer(hidden_features, num_classes)
+        self.layer1 = GCNLayer(in_features, hidden_features, cached=cached)
+        self.layer2 = GCNLayer(hidden_features, num_classes, cached=cached)
         self.dropout = dropout
 
     def hidden(self, x: Tensor, a_hat: Tensor) -> Tensor:

@@ -1,17 +1,17 @@
-"""part3/figure2.py: Ã of the Figure 2 graph, hop counts (C -> E = 3), message passing, the CLI."""
+"""part3/message_passing.py and part3/figure2.py: Ã of the Figure 2 graph, hop counts (C -> E = 3),
+message passing, the CLI and its JSON."""
 from __future__ import annotations
-
-import csv
-import json
 
 import networkx as nx
 import pytest
 import torch
 
+from common.io import read_csv, read_json
 from part3 import figure2
+from part3 import message_passing as mp
 from tests.conftest import ROOT, assert_one_line_error, run_script
 
-N = figure2.NODES.index
+N = mp.NODES.index
 
 
 def test_a_tilde_is_the_assignment_graph_plus_identity():
@@ -24,13 +24,13 @@ def test_a_tilde_is_the_assignment_graph_plus_identity():
         [1, 0, 0, 0, 1, 1],  # E: A, E, F
         [1, 0, 0, 1, 1, 1],  # F: A, D, E, F
     ])
-    assert torch.equal(figure2.with_self_loops(figure2.adjacency()), expected)
+    assert torch.equal(mp.with_self_loops(mp.adjacency()), expected)
 
 
 def test_information_from_c_reaches_e_after_three_updates():
-    a = figure2.adjacency()
-    a_tilde = figure2.with_self_loops(a)
-    hops = figure2.hops_by_powers(a_tilde)
+    a = mp.adjacency()
+    a_tilde = mp.with_self_loops(a)
+    hops = mp.hops_by_powers(a_tilde)
     assert hops[N("E"), N("C")] == 3
     for k in range(3):  # and not earlier: (Ãᵏ)[E, C] = 0 for k < 3, computed independently here
         assert torch.linalg.matrix_power(a_tilde, k)[N("E"), N("C")] == 0
@@ -38,26 +38,26 @@ def test_information_from_c_reaches_e_after_three_updates():
 
 
 def test_hop_table_agrees_with_bfs_and_networkx():
-    a = figure2.adjacency()
-    hops = figure2.hops_by_powers(figure2.with_self_loops(a))
-    assert torch.equal(hops, figure2.hops_by_bfs(a))
-    graph = nx.Graph(figure2.EDGES)
+    a = mp.adjacency()
+    hops = mp.hops_by_powers(mp.with_self_loops(a))
+    assert torch.equal(hops, mp.hops_by_bfs(a))
+    graph = nx.Graph(mp.EDGES)
     for u, lengths in nx.all_pairs_shortest_path_length(graph):
         for v, d in lengths.items():
             assert hops[N(u), N(v)] == d, (u, v)
 
 
 def test_hop_counts_mark_unreachable_nodes():
-    a = figure2.adjacency(("P", "Q", "R"), (("P", "Q"),))  # R is cut off
-    hops = figure2.hops_by_powers(figure2.with_self_loops(a))
-    assert hops[2, 0] == figure2.UNREACHABLE and hops[1, 0] == 1
-    assert torch.equal(hops, figure2.hops_by_bfs(a))
+    a = mp.adjacency(("P", "Q", "R"), (("P", "Q"),))  # R is cut off
+    hops = mp.hops_by_powers(mp.with_self_loops(a))
+    assert hops[2, 0] == mp.UNREACHABLE and hops[1, 0] == 1
+    assert torch.equal(hops, mp.hops_by_bfs(a))
 
 
 def test_one_hot_feature_spreads_one_hop_per_layer():
-    a = figure2.adjacency()
-    values = figure2.spread(a, N("C"), 3)  # (4, 6)
-    hops = figure2.hops_by_bfs(a)[N("C")]
+    a = mp.adjacency()
+    values = mp.spread(a, N("C"), 3)  # (4, 6)
+    hops = mp.hops_by_bfs(a)[N("C")]
     for layer in range(4):
         assert torch.equal(values[layer] != 0, hops <= layer), layer
     # Layer 1 by hand: Â[C, C] = 1/D̃_CC = 1/3; Â[B, C] = 1/sqrt(D̃_BB D̃_CC) = 1/sqrt(4 * 3).
@@ -65,23 +65,52 @@ def test_one_hot_feature_spreads_one_hop_per_layer():
     assert values[1, N("B")].item() == pytest.approx(1 / 12 ** 0.5)
 
 
-def test_script_end_to_end(tmp_path):
-    proc = run_script("part3/figure2.py", "--out", tmp_path / "fig")
+def test_script_writes_tables_and_json_with_the_answer(tmp_path):
+    proc = run_script("part3/figure2.py", "--out_dir", tmp_path / "fig")
     assert proc.returncode == 0, proc.stderr
     assert "reaches E after 3 GCN update(s)" in proc.stdout
+    assert "| E | 1 | 2 | 3 | 2 | 0 | 1 |" in proc.stdout  # the hop table's row E is printed
     out = tmp_path / "fig"
     for name in ("figure2.png", "figure2.md", "figure2.json", "a_tilde.csv", "hops.csv", "spread.csv"):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figure2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with open(out / "hops.csv", encoding="utf-8") as handle:
-        rows = {row[""]: row for row in csv.DictReader(handle)}
-    assert rows["E"]["C"] == "3" and rows["C"]["E"] == "3"
-    summary = json.loads((out / "figure2.json").read_text(encoding="utf-8"))
-    assert summary["updates"]["k"] == 3 and "torch" in summary["environment"]
+    rows = {row[""]: row for row in read_csv(out / "hops.csv")}
+    assert rows["E"]["C"] == 3 and rows["C"]["E"] == 3
+    spread_rows = read_csv(out / "spread.csv")
+    assert [row["layer"] for row in spread_rows] == [0, 1, 2, 3]
+    assert spread_rows[2]["E"] == 0 and spread_rows[3]["E"] > 0
+    summary = read_json(out / "figure2.json")
+    assert summary["updates"] == {"source": "C", "target": "E", "k": 3}
+    assert "torch" in summary["environment"] and summary["args"]["layers"] == 3
+    nodes = summary["nodes"]
+    assert nodes == list("ABCDEF") and len(summary["edges"]) == 8
+    distances = dict(nx.all_pairs_shortest_path_length(nx.Graph(mp.EDGES)))
+    assert summary["hops"] == [[distances[u][v] for v in nodes] for u in nodes]
+    assert summary["degrees"] == [3, 3, 2, 3, 2, 3]  # A: B, E, F; C: B, D; ...
+    assert summary["d_tilde"] == [d + 1 for d in summary["degrees"]]
+    assert summary["a_hat"][N("C")][N("B")] == pytest.approx(1 / 12 ** 0.5)  # 1/sqrt(D̃_CC D̃_BB)
+    assert summary["layers"] == 3 and len(summary["spread"]) == 4
+    assert [v for v in nodes if summary["spread"][1][v] != 0] == ["B", "C", "D"]
+    assert summary["spread"][2]["E"] == 0 and summary["spread"][3]["E"] > 0
+    assert summary["reached"] == nodes
+
+
+def test_quiet_prints_only_the_answer_and_the_files(tmp_path, capsys):
+    assert figure2.main(["--out_dir", str(tmp_path), "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and "reaches E after 3" in lines[0] and lines[1].startswith("wrote ")
+    assert (tmp_path / "hops.csv").exists()
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        figure2.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--out_dir" in text and "(default: 3)" in text and "(default: C)" in text
 
 
 def test_script_runs_from_its_folder(tmp_path):
-    proc = run_script("figure2.py", "--out", tmp_path, "--source", "A", "--target", "C",
+    proc = run_script("figure2.py", "--out_dir", tmp_path, "--source", "A", "--target", "C",
                       cwd=ROOT / "part3")
     assert proc.returncode == 0, proc.stderr
     assert "Information from A reaches C after 2 GCN update(s)" in proc.stdout
@@ -89,7 +118,7 @@ def test_script_runs_from_its_folder(tmp_path):
 
 @pytest.mark.parametrize("flags,fragment", [
     (["--layers", "0"], "--layers"),
-    (["--out", "FILE"], "not a folder"),
+    (["--out_dir", "FILE"], "--out_dir"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, flags, fragment):
     (tmp_path / "file").write_text("x", encoding="utf-8")

@@ -1,7 +1,9 @@
 """part3/gcn.py: Â by hand, its spectrum, dense/sparse agreement, equation 14, PyG, equivariance, errors."""
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 import pytest
 import torch
@@ -126,6 +128,7 @@ def test_repr_shapes_and_glorot_init():
     layer = GCNLayer(16, 32)
     assert repr(layer) == "GCNLayer(16, 32)"
     assert repr(GCNLayer(3, 2, bias=False)) == "GCNLayer(3, 2, bias=False)"
+    assert repr(GCNLayer(3, 2, cached=True)) == "GCNLayer(3, 2, cached=True)"
     assert layer.weight.shape == (16, 32) and layer.bias.shape == (32,)
     big = GCNLayer(300, 200)
     bound = math.sqrt(6 / 500)
@@ -157,20 +160,46 @@ def test_product_order_multiplies_a_hat_with_the_narrower_matrix(monkeypatch, in
                                                                   out_features):
     widths = []
     original = gcn.propagate
-    monkeypatch.setattr(gcn, "propagate", lambda a, x: widths.append(x.shape[1]) or original(a, x))
+    monkeypatch.setattr(gcn, "propagate",
+                        lambda a, x, a_t=None: widths.append(x.shape[1]) or original(a, x, a_t))
     a = random_graph(10, 0.3, 0).float()
     GCNLayer(in_features, out_features)(torch.randn(10, in_features), normalized_adjacency(a))
     assert widths == [min(in_features, out_features)]
 
 
+LAYOUTS = {"dense": lambda m: m, "coo": lambda m: m.to_sparse(), "csr": lambda m: m.to_sparse_csr()}
+
+
+@pytest.mark.parametrize("cached", [False, True])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_messages_flow_from_column_node_to_row_node(layout, cached):
+    # A directed Â with one entry Â[0, 1] = 2: node 0 receives from node 1, nobody from node 0.
+    # With W = I and b = 0 the layer gives out[0] = 2 H[1] and zeros elsewhere; for the loss
+    # sum(out * G) the gradient flows back the other way: dL/dH[1] = 2 G[0], zeros elsewhere.
+    m = torch.zeros(4, 4, dtype=torch.float64)
+    m[0, 1] = 2.0
+    layer = GCNLayer(3, 3, bias=False, cached=cached).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(3))
+    h = torch.arange(12.0, dtype=torch.float64).reshape(4, 3).requires_grad_()
+    g = torch.arange(1.0, 13.0, dtype=torch.float64).reshape(4, 3)
+    out = layer(h, LAYOUTS[layout](m))
+    expected_out, expected_grad = torch.zeros(4, 3, dtype=torch.float64), torch.zeros_like(h)
+    expected_out[0], expected_grad[1] = 2 * h[1].detach(), 2 * g[0]
+    torch.testing.assert_close(out, expected_out)
+    (out * g).sum().backward()
+    torch.testing.assert_close(h.grad, expected_grad)
+
+
+@pytest.mark.parametrize("cached", [False, True])
 @pytest.mark.parametrize("layout", ["coo", "csr"])
-def test_dense_and_sparse_forward_and_backward_agree(layout):
+def test_dense_and_sparse_forward_and_backward_agree(layout, cached):
     torch.manual_seed(0)
     a = random_graph(50, 0.1, 3, weighted=True)
     dense = normalized_adjacency(a)
     sparse = normalized_adjacency(a.to_sparse())
     sparse = sparse if layout == "csr" else sparse.to_sparse_coo()
-    model = GCN(8, 16, 3).double()
+    model = GCN(8, 16, 3, cached=cached).double()
     results = []
     for a_hat in (dense, sparse):
         h = torch.randn(50, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64,
@@ -183,39 +212,77 @@ def test_dense_and_sparse_forward_and_backward_agree(layout):
         torch.testing.assert_close(x, y)
 
 
-def test_sparse_backward_uses_the_transpose_of_each_matrix():
-    # Directed (asymmetric) matrices: a wrong or stale cached transpose would give wrong gradients.
+def input_gradient(layer, a_hat, seed=2):
+    h = torch.randn(20, 4, generator=torch.Generator().manual_seed(seed), requires_grad=True)
+    (layer(h, a_hat) ** 2).sum().backward()
+    return h.grad
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_sparse_backward_uses_the_transpose_of_each_matrix(cached):
+    # Directed (asymmetric) matrices: a wrong or stale transpose would give wrong gradients.
     torch.manual_seed(0)
     mats = [torch.rand(20, 20) * (torch.rand(20, 20) < 0.2) for _ in range(2)]
-    layer = GCNLayer(4, 3)
+    csr = [m.to_sparse_csr() for m in mats]
+    layer = GCNLayer(4, 3, cached=cached)
     for _ in range(2):  # alternate, so each call has to notice the other matrix
-        for m in mats:
-            grads = []
-            for a_hat in (m, m.to_sparse_csr()):
-                h = torch.randn(20, 4, generator=torch.Generator().manual_seed(2), requires_grad=True)
-                (layer(h, a_hat) ** 2).sum().backward()
-                grads.append(h.grad)
-            torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+        for m, sparse in zip(mats, csr):
+            torch.testing.assert_close(input_gradient(layer, sparse), input_gradient(layer, m),
+                                       rtol=1e-5, atol=1e-6)
 
 
-def test_backward_reuses_a_verified_symmetric_a_hat_without_transposing(monkeypatch):
+def test_cached_layer_transposes_each_graph_once_and_only_when_cached(monkeypatch):
     transposed = []
-    original = gcn._transpose_csr
-    monkeypatch.setattr(gcn, "_transpose_csr", lambda a: transposed.append(a) or original(a))
-    layer = GCNLayer(4, 3).double()
-
-    def step(a_hat):
-        h = torch.randn(30, 4, dtype=torch.float64, requires_grad=True)
-        layer(h, a_hat).sum().backward()
-
-    graphs = [normalized_adjacency(random_graph(30, 0.2, seed).to_sparse()) for seed in (0, 1)]
-    for a_hat in graphs + graphs:  # two graphs alive at once, used in turn
-        step(a_hat)
-    assert transposed == []
-    unchecked = normalized_adjacency(random_graph(30, 0.2, 2).to_sparse(), check=False)
-    for _ in range(3):  # not verified symmetric: transposed once, then reused
-        step(unchecked)
+    original = gcn.transpose_csr
+    monkeypatch.setattr(gcn, "transpose_csr", lambda a: transposed.append(a) or original(a))
+    graphs = [(torch.rand(20, 20) * (torch.rand(20, 20) < 0.2)).to_sparse_csr() for _ in range(2)]
+    uncached, cached = GCNLayer(4, 3), GCNLayer(4, 3, cached=True)
+    for _ in range(3):
+        input_gradient(uncached, graphs[0])
+    assert transposed == []  # the uncached layer keeps nothing and leaves the backward to torch
+    for _ in range(3):
+        input_gradient(cached, graphs[0])
+    assert transposed == [graphs[0]]
+    with torch.no_grad():  # no backward coming: nothing to transpose, the cache stays
+        cached(torch.randn(20, 4), graphs[1])
     assert len(transposed) == 1
+    input_gradient(cached, graphs[1])
+    input_gradient(cached, graphs[0])  # a new graph replaces the cached one
+    assert transposed == [graphs[0], graphs[1], graphs[0]]
+
+
+def test_cached_transpose_of_a_symmetric_a_hat_is_a_hat_itself():
+    a_hat = normalized_adjacency(random_graph(30, 0.2, 0).to_sparse())
+    assert GCNLayer(4, 3, cached=True).transpose_of(a_hat) is a_hat
+
+
+def test_stale_cache_cannot_give_wrong_gradients():
+    torch.manual_seed(1)
+    m = torch.rand(20, 20) * (torch.rand(20, 20) < 0.2)
+    sparse = m.to_sparse_csr()
+    layer = GCNLayer(4, 3, cached=True)
+    input_gradient(layer, sparse)  # caches the transpose of m
+    with torch.no_grad():
+        sparse.values().mul_(torch.rand(sparse._nnz()))  # the same tensor, changed in place
+    torch.testing.assert_close(input_gradient(layer, sparse), input_gradient(layer, sparse.to_dense()),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_reset_parameters_and_a_new_graph_release_the_cached_graph():
+    layer = GCNLayer(4, 3, cached=True)
+    for release in ("new graph", "reset_parameters"):
+        a_hat = (torch.rand(20, 20) * (torch.rand(20, 20) < 0.2)).to_sparse_csr()
+        input_gradient(layer, a_hat)
+        alive = weakref.ref(a_hat)
+        del a_hat
+        gc.collect()
+        assert alive() is not None, release  # the cache holds the graph it was made for ...
+        if release == "new graph":
+            input_gradient(layer, torch.eye(20).to_sparse_csr())
+        else:
+            layer.reset_parameters()
+        gc.collect()
+        assert alive() is None, release  # ... and lets go of it
 
 
 def test_sparse_path_never_builds_a_dense_matrix():
@@ -240,6 +307,43 @@ def test_gcn_model_outputs_log_probabilities():
     assert model.hidden(torch.randn(12, 5), a_hat).min() >= 0  # ReLU between the layers
 
 
+def test_gcn_dropout_is_off_in_eval_mode():
+    torch.manual_seed(0)
+    a_hat = normalized_adjacency(random_graph(30, 0.2, 4).float())
+    x = torch.randn(30, 6)
+    model = GCN(6, 8, 3, dropout=0.5).eval()
+    plain = GCN(6, 8, 3, dropout=0.0).eval()
+    plain.load_state_dict(model.state_dict())
+    first = model(x, a_hat)
+    assert torch.equal(model(x, a_hat), first)  # deterministic
+    torch.testing.assert_close(first, plain(x, a_hat))  # and equal to the model without dropout
+    torch.testing.assert_close(model.hidden(x, a_hat), plain.hidden(x, a_hat))
+    assert not torch.equal(model.train()(x, a_hat), first)
+
+
+def test_gcn_dropout_in_training_drops_input_and_hidden_units_at_the_rate():
+    # With Â = I, W0 = W1 = I, b = 0 and X = 1 the logits are Z = m1 * m2 / (1 - p)^2, m1 and m2 the
+    # input and hidden dropout masks: an entry survives with probability (1 - p)^2 = 0.25 (0.5 if
+    # only one dropout were applied) and then equals 4. log_softmax only shifts each row, and a row of
+    # 40 entries has a zero with probability 1 - 0.25^40, so Z = log-probs - their row minimum.
+    # 10,000 entries: the kept fraction has sd sqrt(0.25 * 0.75 / 10000) = 0.0043; the tolerance
+    # 0.02 is 4.6 sd, a flake rate of about 4e-6 for any seed.
+    p, n, f = 0.5, 250, 40
+    torch.manual_seed(0)
+    model = GCN(f, f, f, dropout=p).train()
+    with torch.no_grad():
+        for layer in (model.layer1, model.layer2):
+            layer.weight.copy_(torch.eye(f))
+            layer.bias.zero_()
+    log_probs = model(torch.ones(n, f), torch.eye(n))
+    z = log_probs - log_probs.min(dim=1, keepdim=True).values  # (N, F)
+    kept = z > 1e-3
+    assert abs(kept.float().mean().item() - (1 - p) ** 2) < 0.02
+    torch.testing.assert_close(z[kept], torch.full_like(z[kept], 1 / (1 - p) ** 2))
+    hidden = model.hidden(torch.ones(n, f), torch.eye(n))  # input dropout only: kept with 1 - p
+    assert abs((hidden > 0).float().mean().item() - (1 - p)) < 0.025  # sd 0.005: 5 sd
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_permutation_equivariance(seed):
     torch.manual_seed(seed)
@@ -258,10 +362,14 @@ def test_permutation_equivariance(seed):
 
 
 # ---------------------------------------------------------------- PyTorch Geometric ----------------
+PYG_MISSING = ("torch_geometric is not installed (pip install -r requirements-dev.txt); "
+               "under CI=true the run fails instead of skipping")
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("in_features,out_features", [(8, 5), (5, 8)])
 def test_agrees_with_pyg_gcnconv(weighted, in_features, out_features):
-    pyg = pytest.importorskip("torch_geometric.nn")
+    pyg = pytest.importorskip("torch_geometric.nn", reason=PYG_MISSING)
     torch.manual_seed(0)
     a = random_graph(40, 0.1, 5, weighted)
     index, weight = as_edge_list(a)
