@@ -6,10 +6,14 @@ Usage::
     python assets/gutenberg.py 2591 --strip       # by Gutenberg id, also write the body only
     python assets/gutenberg.py --list
 
-A book is fetched once into ``assets/cache/pg<id>.txt`` (git-ignored). Right after the download the
-file is checked (UTF-8 text, not an HTML error page, optional pinned SHA-256) and its SHA-256 is
-written next to it (``pg<id>.txt.sha256``); later uses verify the cached copy against that sum, so a
-half-written or edited cache file is noticed and fetched again. The environment variable
+The default book, Grimm (#2591), ships with the repository (``assets/book_EN_grimms_fairy_tails.txt``,
+the course's copy): :func:`book_file` returns it without any network, and that is what
+``part2/train.py`` uses without ``--txt_file``. Any other book is fetched once into
+``assets/cache/pg<id>.txt`` (git-ignored); the command line always fetches into the cache. Right after
+the download the file is checked (UTF-8 text, not an HTML error page, optional pinned SHA-256) and its
+SHA-256 is written next to it (``pg<id>.txt.sha256``); later uses verify the cached copy against that
+sum, so a half-written or edited cache file is noticed and fetched again. A pinned SHA-256 is also
+checked against a cached copy: one with another sum is kept but refused (``--force`` fetches anew). The environment variable
 ``GUTENBERG_MIRROR`` (or ``--mirror``) replaces ``https://www.gutenberg.org`` and
 ``GUTENBERG_CACHE`` (or ``--cache_dir``) the cache folder; the tests point them at a server on
 127.0.0.1 and a temporary folder. Without a network the error is one line that says what to do instead.
@@ -31,6 +35,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from common.args import make_parser, positive_float
 from common.runtime import UserError, run_main
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"  # the environment variable GUTENBERG_CACHE overrides it
@@ -38,6 +43,7 @@ DEFAULT_MIRROR = "https://www.gutenberg.org"
 # Tried in order: the current plain-text location first, then the older one.
 URL_PATTERNS = ("{mirror}/cache/epub/{id}/pg{id}.txt", "{mirror}/files/{id}/{id}-0.txt")
 DEFAULT_BOOK = "grimm"
+SHIPPED = {"grimm": Path(__file__).resolve().parent / "book_EN_grimms_fairy_tails.txt"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,8 @@ def download(name_or_id: str = DEFAULT_BOOK, cache_dir: str | os.PathLike | None
     """
     name, book_id = resolve(name_or_id)
     path = cached_path(name, cache_dir)
+    if sha256 and not force and is_cached(name, cache_dir):
+        _check_pin(path, sha256)
     if force or not is_cached(name, cache_dir):
         mirror = (mirror or os.environ.get("GUTENBERG_MIRROR") or DEFAULT_MIRROR).rstrip("/")
         reasons = []
@@ -196,25 +204,38 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def default_book(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The default book for ``part2/train.py``: the verified cached copy, else a fresh download."""
-    return download(DEFAULT_BOOK, cache_dir=cache_dir)
+def _check_pin(path: Path, sha256: str) -> None:
+    """A cached copy whose SHA-256 is not the pinned one is refused (and kept)."""
+    digest = sha256_of(path)
+    if digest != sha256.lower():
+        raise UserError(f"the cached copy '{path}' has SHA-256 {digest}, not the pinned {sha256}; it is kept "
+                        "as it is: pass --force to download the book again")
+
+
+def book_file(name_or_id: str = DEFAULT_BOOK, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The text of a book for ``part2/train.py --book``: the copy shipped in ``assets/`` for Grimm
+    (by name or by its id), else the verified cached copy or a fresh download."""
+    name, book_id = resolve(name_or_id)
+    shipped = [path for key, path in SHIPPED.items() if BOOKS[key].gutenberg_id == book_id]
+    if shipped and shipped[0].is_file():
+        return shipped[0]
+    return download(name, cache_dir=cache_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Download a Project Gutenberg book into the cache "
-                                                 "and print its path.")
+    parser = make_parser("Download a Project Gutenberg book into the cache and print its path.")
     parser.add_argument("book", nargs="?", default=DEFAULT_BOOK,
-                        help=f"short name ({', '.join(BOOKS)}) or a Gutenberg id (default: %(default)s)")
+                        help=f"short name ({', '.join(BOOKS)}) or a Gutenberg id")
     parser.add_argument("--cache_dir", default=None,
-                        help="cache folder (default: $GUTENBERG_CACHE or assets/cache)")
+                        help="cache folder; None: $GUTENBERG_CACHE or assets/cache")
     parser.add_argument("--mirror", default=None,
-                        help=f"base URL instead of {DEFAULT_MIRROR} (also: env GUTENBERG_MIRROR)")
-    parser.add_argument("--sha256", default=None, help="expected SHA-256 of the download")
+                        help=f"base URL instead of {DEFAULT_MIRROR}; None: $GUTENBERG_MIRROR or that")
+    parser.add_argument("--sha256", default=None,
+                        help="expected SHA-256 of the book; a cached copy with another one is refused")
     parser.add_argument("--strip", action="store_true",
                         help="also write the body without the Gutenberg header and licence")
     parser.add_argument("--force", action="store_true", help="download again even if cached")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--timeout", type=positive_float, default=30.0, help="seconds per request")
     parser.add_argument("--list", action="store_true", help="list the short names and exit")
     return parser
 

@@ -18,7 +18,6 @@ Prints a table and writes JSON to bench/results/bench_part2_sampling.json. Nothi
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -31,7 +30,7 @@ if __package__ in (None, ""):
 
 import torch
 
-from common.args import positive_int
+from common.args import make_parser, positive_int
 from common.runtime import environment_info, run_main, seed_everything
 from part2.model import TextGenerationModel
 from part2.sampling import beam_search, generate
@@ -103,13 +102,13 @@ def run(opts) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Part-2 sampling speed vs naive samplers.")
+    parser = make_parser("Part-2 sampling speed vs naive samplers.")
     parser.add_argument("--quick", action="store_true", help="100 characters, few repeats (CI smoke test)")
     parser.add_argument("--length", type=positive_int, default=1000, help="characters to generate")
     parser.add_argument("--repeats", type=positive_int, default=7, help="timed runs of our samplers")
     parser.add_argument("--naive_repeats", type=positive_int, default=2, help="timed runs of the naive sampler")
     parser.add_argument("--vocab", type=positive_int, default=80, help="vocabulary size")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads; None: torch's default")
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.length, opts.repeats, opts.naive_repeats = 100, 2, 1

@@ -1,8 +1,8 @@
 """Throughput of part 2's training loop against a plain nn.LSTM loop with the same shapes.
 
-"Ours" is exactly what one step of ``part2/train.py`` runs (``part2.train.loop_body``: batch drawn
-from the TextDataset with its generator, forward, mean cross-entropy, backward, gradient clipping,
-Adam, learning-rate schedule, device-side loss/accuracy sums and NaN watch). "Plain" is the loop a
+"Ours" is exactly what one step of ``part2/train.py`` runs (``part2.training.Trainer.step``: batch
+drawn from the TextDataset with its generator, forward, mean cross-entropy, backward, gradient
+clipping, Adam, learning-rate schedule, device-side loss/accuracy sums and NaN watch). "Plain" is the loop a
 student would write: random windows, nn.Embedding + nn.LSTM + nn.Linear, cross-entropy, backward,
 clipping, Adam. Both use the default part-2 shapes (batch 64, seq 30, hidden 128, 2 layers,
 embedding 64, vocabulary 80) and run interleaved (one step each, in turn) after a warm-up; we report
@@ -16,10 +16,8 @@ Prints a table and writes JSON to bench/results/bench_part2_train.json. Nothing 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
-import math
 import statistics
 import sys
 import tempfile
@@ -34,11 +32,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from common.args import positive_int
+from common.args import make_parser, positive_int
+from common.optim import make_optimizer
 from common.runtime import environment_info, run_main, seed_everything
 from part2.dataset import TextDataset
 from part2.model import build_model
-from part2.train import loop_body, make_optimizer, parse_args
+from part2.options import parse_args
+from part2.training import RunState, Trainer, WindowBatches, explode_limit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET = 1.05
@@ -74,20 +74,14 @@ def run(opts) -> dict:
     ours = build_model(dataset.vocab_size, vars(args), device)
     opt = make_optimizer(args.optimizer, ours.parameters(), args.learning_rate)
     sched = torch.optim.lr_scheduler.StepLR(opt, args.learning_rate_step, args.learning_rate_decay)
-    gen = torch.Generator().manual_seed(0)
-    sums = torch.zeros(2, dtype=torch.float64)
-    state = {"first_bad": torch.full((), -1, dtype=torch.long), "step": 0}
-    limit = 2 * math.log(dataset.vocab_size) + 1
+    trainer = Trainer(ours, ours, opt, sched, WindowBatches(dataset, args.batch_size), args.max_norm,
+                      explode_limit(dataset.vocab_size))
+    run_state = RunState.start(0, 0, device)
 
     plain = PlainModel(dataset.vocab_size, args.embedding_dim, args.lstm_num_hidden, args.lstm_num_layers)
     plain_opt = torch.optim.Adam(plain.parameters(), lr=args.learning_rate)
     data = dataset.train_data
     B, T = args.batch_size, args.seq_length
-
-    def ours_step():
-        state["step"] += 1
-        state["first_bad"] = loop_body(state["step"], dataset, gen, ours, opt, sched, args.batch_size,
-                                       args.max_norm, sums, state["first_bad"], limit)
 
     def plain_step():
         start = torch.randint(0, len(data) - T - 1, (B,))
@@ -101,7 +95,7 @@ def run(opts) -> dict:
         nn.utils.clip_grad_norm_(plain.parameters(), args.max_norm)
         plain_opt.step()
 
-    contenders = {"ours": ours_step, "plain": plain_step}
+    contenders = {"ours": lambda: trainer.step(run_state), "plain": plain_step}
     for _ in range(opts.warmup):
         for fn in contenders.values():
             fn()
@@ -130,12 +124,12 @@ def run(opts) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Part-2 training throughput: ours vs a plain nn.LSTM loop.")
+    parser = make_parser("Part-2 training throughput: ours vs a plain nn.LSTM loop.")
     parser.add_argument("--quick", action="store_true", help="few steps (CI smoke test)")
     parser.add_argument("--steps", type=positive_int, default=200, help="timed steps per contender")
     parser.add_argument("--warmup", type=positive_int, default=10, help="untimed steps per contender")
     parser.add_argument("--vocab", type=positive_int, default=80, help="vocabulary size (Grimm: 80)")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads; None: torch's default")
     parser.add_argument("--train_args", default="",
                         help="part2/train.py flags for our loop, e.g. \"--preset best\" (the plain loop takes "
                              "the same shapes, without dropout)")

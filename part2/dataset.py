@@ -170,9 +170,7 @@ class TextStreams:
         seq_length: ``T``, characters per step.
         rows: the streams this process reads (``slice(None)``: all; a slice of ``S`` under torchrun).
 
-    Attributes:
-        state: the carried ``(h, c)``, each ``(L, S, H)``, of the last training step (``None`` before
-            the first); the training loop sets it after every step and checkpoints it.
+    The carried state itself belongs to the run (``part2.training.RunState.carried``).
     """
 
     def __init__(self, ids: torch.Tensor, streams: int, seq_length: int, rows: slice = slice(None)):
@@ -184,7 +182,6 @@ class TextStreams:
         self.seq_length = seq_length
         index = (torch.arange(streams) * length)[:, None] + torch.arange(self.chunks * seq_length + 1)
         self.ids = ids[index][rows]                             # (S, chunks*T + 1)
-        self.state = None
 
     def batch(self, step: int):
         """The batch of training step ``step`` (counted from 1): ``x, y`` each ``(S, T)``, and whether

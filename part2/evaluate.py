@@ -18,49 +18,53 @@ if __package__ in (None, ""):
 
 import argparse
 
-from common.checkpoint import load_checkpoint
+from common.args import make_parser
+from common.io import write_json
 from common.runtime import UserError, resolve_device, run_main
+from part2.checkpoints import load_trained_model
 from part2.dataset import TextDataset
-from part2.model import build_model
-from part2.train import KIND, evaluate, evaluate_stream
+from part2.training import evaluate, evaluate_stream
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", default="checkpoints/part2/best.pt",
                         help="a checkpoint written by part2/train.py")
     parser.add_argument("--txt_file", default=None,
-                        help="the book it was trained on (default: the path stored in the checkpoint)")
+                        help="the book it was trained on; None: the path stored in the checkpoint")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="also write the scores as JSON (keys: checkpoint, step, book, val_chars, "
+                             "window_loss, window_accuracy, stream_loss, stream_accuracy)")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     device = resolve_device(args.device)
-    ckpt = load_checkpoint(args.checkpoint, KIND, map_location=device)
-    saved = ckpt.get("args")
-    if "model_state" not in ckpt or not isinstance(saved, dict):
-        raise UserError(f"checkpoint '{args.checkpoint}' holds no model")
+    model, vocabulary, ckpt = load_trained_model(args.checkpoint, device)
+    saved = ckpt["args"]
     book = args.txt_file or saved.get("txt_file")
     if not book:
         raise UserError("the checkpoint names no book; pass --txt_file PATH")
     dataset = TextDataset(book, saved["seq_length"], val_fraction=saved["val_fraction"],
                           strip_header=not saved.get("keep_gutenberg_header", False))
-    if list(ckpt["vocabulary"]) != dataset.chars:
-        raise UserError(f"the checkpoint's vocabulary ({len(ckpt['vocabulary'])} characters) differs "
+    if vocabulary != dataset.chars:
+        raise UserError(f"the checkpoint's vocabulary ({len(vocabulary)} characters) differs "
                         f"from that of '{book}' ({dataset.vocab_size}); pass the book it was trained on")
-    model = build_model(dataset.vocab_size, saved, device)
-    model.load_state_dict(ckpt["model_state"])
     window_loss, window_acc = evaluate(model, *dataset.val_windows())
     stream_loss, stream_acc = evaluate_stream(model, dataset.val_data)
-    print(f"{args.checkpoint} (step {ckpt.get('step')}), {len(dataset.val_data):,} held-out characters "
+    print(f"{args.checkpoint} (step {ckpt['step']}), {len(dataset.val_data):,} held-out characters "
           f"of '{Path(book).name}':")
     print(f"  {saved['seq_length']}-character windows from a zero state: loss {window_loss:.4f} "
           f"nats/char, accuracy {window_acc:.4f}")
     print(f"  carried state over the whole tail:      loss {stream_loss:.4f} nats/char, "
           f"accuracy {stream_acc:.4f}")
+    if args.json:
+        write_json(args.json, {"checkpoint": str(args.checkpoint), "step": ckpt["step"], "book": str(book),
+                               "val_chars": len(dataset.val_data), "window_loss": window_loss,
+                               "window_accuracy": window_acc, "stream_loss": stream_loss,
+                               "stream_accuracy": stream_acc})
     return 0
 
 

@@ -26,7 +26,8 @@ class TextGenerationModel(nn.Module):
         vocabulary_size: ``V``, the number of distinct characters.
         lstm_num_hidden: ``H``, units per LSTM layer.
         lstm_num_layers: ``L``, stacked LSTM layers.
-        device: ``'cuda:0'`` (the skeleton's default), ``'cuda'``, ``'cpu'`` or ``'auto'``.
+        device: ``'auto'`` (CUDA when present, else the CPU; the skeleton's ``'cuda:0'`` failed on
+            machines without CUDA), ``'cpu'``, ``'cuda'`` or ``'cuda:N'``.
         dropout_keep_prob: probability of keeping a unit; dropout ``1 - keep`` is applied between
             LSTM layers and to the top layer's output.
         embedding_dim: ``E``; 0 feeds one-hot vectors (``E = V``) as in the skeleton.
@@ -34,7 +35,7 @@ class TextGenerationModel(nn.Module):
     """
 
     def __init__(self, batch_size, seq_length, vocabulary_size, lstm_num_hidden=256, lstm_num_layers=2,
-                 device="cuda:0", dropout_keep_prob=1.0, embedding_dim=64, weight_drop=0.0):
+                 device="auto", dropout_keep_prob=1.0, embedding_dim=64, weight_drop=0.0):
         super().__init__()
         if vocabulary_size < 1 or lstm_num_hidden < 1 or lstm_num_layers < 1 or embedding_dim < 0:
             raise UserError("vocabulary_size, lstm_num_hidden and lstm_num_layers must be >= 1 "

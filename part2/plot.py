@@ -14,9 +14,9 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import argparse
 import csv
 
+from common.args import make_parser
 from common.runtime import UserError, run_main
 
 
@@ -66,9 +66,9 @@ def plot_curves(csv_path, png_path, title: str = "") -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Plot loss/accuracy curves from a part-2 metrics CSV.")
+    parser = make_parser("Plot loss/accuracy curves from a part-2 metrics CSV.")
     parser.add_argument("csv", help="metrics.csv written by part2/train.py")
-    parser.add_argument("-o", "--output", default=None, help="PNG path (default: curves.png beside the CSV)")
+    parser.add_argument("-o", "--output", default=None, help="PNG path; None: curves.png beside the CSV")
     args = parser.parse_args(argv)
     out = args.output or Path(args.csv).with_name("curves.png")
     print(plot_curves(args.csv, out))

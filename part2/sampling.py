@@ -133,3 +133,27 @@ def beam_search(model, prompt_ids, length: int, beam_width: int, length_norm: fl
     if return_all:
         return candidates
     return candidates[0]
+
+
+def training_samples(model, vocabulary, generator: torch.Generator, step: int, info: str) -> str:
+    """The block written to samples.txt during training: 5 greedy samples of 30 characters and 2 of
+    120 from random first characters, and one 120-character sample at each tau in {0.5, 1, 2}.
+    Newlines are shown as ``\\n`` (and backslashes doubled) so that each sample is one line."""
+    device = next(model.parameters()).device
+    lines = [f"## step {step} ({info})"]
+    for n, length, label in ((5, 30, "greedy, 30 characters"), (2, 120, "greedy, 120 characters")):
+        start = torch.randint(0, len(vocabulary), (n, 1), generator=generator).to(device)   # (n, 1)
+        rest = generate(model, start, length - 1)                                        # (n, length-1)
+        lines.append(label + ":")
+        lines += [f"  {_one_line(vocabulary, row)}" for row in torch.cat([start, rest], 1)]
+    for tau in (0.5, 1.0, 2.0):
+        start = torch.randint(0, len(vocabulary), (1, 1), generator=generator).to(device)   # (1, 1)
+        rest = generate(model, start, 119, temperature=tau, generator=generator)         # (1, 119)
+        lines.append(f"sampled, tau={tau:g} (softmax(tau*logits)), 120 characters:")
+        lines.append(f"  {_one_line(vocabulary, torch.cat([start, rest], 1)[0])}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _one_line(vocabulary, ids: torch.Tensor) -> str:
+    text = "".join(vocabulary[i] for i in ids.tolist())
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

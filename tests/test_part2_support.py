@@ -1,6 +1,6 @@
 """Shared helpers of the part-2 tests (no tests here): generated books, the tiny training config,
-and a small reference run. No text of a real book is stored in the repository: tests use
-``../shared/books`` when it exists and text generated here otherwise."""
+and a small reference run. The tests train on the default book shipped in ``assets/`` (or on text
+generated here where a test needs a special one); ``../shared/books`` is optional."""
 from __future__ import annotations
 
 import random
@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import BOOKS, ROOT
+from tests.conftest import BOOK, BOOKS, ROOT
 
-GRIMM = BOOKS / "book_EN_grimms_fairy_tails.txt"
 WORDS = ("the king queen said and little she he was to of a in her his it that forest went castle "
          "wolf bird gold tree water said, then came there once upon time, princess! asked? "
          "miller's daughter—who would “yes” ‘no’").split()
@@ -42,13 +41,15 @@ def write_book(path: Path, text: str | None = None, bom: bool = True, newline: s
     return path
 
 
-def book_for_tests(tmp_dir: Path) -> Path:
-    """The real Grimm from ../shared/books when present, else a generated book in ``tmp_dir``."""
-    return GRIMM if GRIMM.is_file() else write_book(Path(tmp_dir) / "generated_book.txt")
+def book_for_tests(tmp_dir: Path | None = None) -> Path:
+    """The default book, shipped in assets/ (``tmp_dir`` is not needed any more)."""
+    return BOOK
 
 
 def real_books() -> list[Path]:
-    return sorted(BOOKS.glob("*.txt")) if BOOKS.is_dir() else []
+    """The shipped book and, when present, the other books of ../shared/books."""
+    others = sorted(p for p in BOOKS.glob("*.txt") if p.name != BOOK.name) if BOOKS.is_dir() else []
+    return [BOOK, *others]
 
 
 # A model small enough that a few hundred steps take a second or two; dropout on so that resuming
@@ -56,7 +57,7 @@ def real_books() -> list[Path]:
 TINY = ["--seq_length", "12", "--lstm_num_hidden", "24", "--lstm_num_layers", "2", "--embedding_dim", "8",
         "--batch_size", "8", "--dropout_keep_prob", "0.8", "--learning_rate", "0.01", "--print_every", "5",
         "--val_every", "100", "--sample_every", "100", "--checkpoint_every", "50", "--seed", "3",
-        "--device", "cpu", "--no_progress"]
+        "--device", "cpu", "--quiet"]
 TRAIN = str(ROOT / "part2" / "train.py")
 SAMPLE = str(ROOT / "part2" / "sample.py")
 
@@ -68,6 +69,11 @@ def run_dirs(base: Path, name: str) -> list[str]:
 def load_state(base: Path, name: str, file: str = "last.pt") -> dict:
     from common.checkpoint import load_checkpoint
     return load_checkpoint(base / name / "ckpt" / file, "part2")
+
+
+def read_result(base: Path, name: str) -> dict:
+    from common.io import read_json
+    return read_json(base / name / "summ" / "result.json")
 
 
 def metric_rows(base: Path, name: str) -> list[tuple]:
@@ -82,11 +88,9 @@ def same_weights(a: dict, b: dict) -> bool:
 
 @pytest.fixture
 def single_thread():
-    """Tiny models run fastest (and without oversubscription on a busy machine) on one thread."""
-    before = torch.get_num_threads()
+    """Tiny models run fastest (and without oversubscription on a busy machine) on one thread
+    (conftest restores the thread count afterwards)."""
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
