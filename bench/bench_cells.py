@@ -1,13 +1,14 @@
 """Training-step time of the hand-written cells against nn.RNN / nn.LSTM, side by side in one process.
 
 One training step = zero_grad + forward + cross-entropy on the last step + backward + gradient
-clipping + RMSprop step (the optimizer of part1/train.py, built by its own ``build_optimizer``),
-batch 128, hidden 128. The three contenders (our default path with the hand-written backward, our
-cells recorded step by step by autograd, and nn.RNN / nn.LSTM) run interleaved, one step each in
-turn, so that machine noise hits them alike; we report the median and min-max of the step time and
-the ratio of medians to the built-in. Memory, two ways: the bytes the autograd graph keeps for the
-backward pass (counted with saved-tensor hooks), and the peak resident memory a training step adds,
-measured in a fresh process per contender (``--peak_memory``, T = 100 by default).
+clipping + RMSprop step (the optimizer of part1/train.py, ``part1.training.build_optimizer``), batch
+128, hidden 128. The three contenders (our default path with the hand-written backward, our cells
+recorded step by step by autograd, and nn.RNN / nn.LSTM) start from the same weights, so they
+compute the same function (``tests/test_part1_bench.py`` checks it), and run interleaved, one step
+each in turn, so that machine noise hits them alike; we report the median and min-max of the step
+time and the ratio of medians to the built-in. Memory, two ways: the bytes the autograd graph keeps
+for the backward pass (counted with saved-tensor hooks), and the peak resident memory a training
+step adds, measured in a fresh process per contender (``--peak_memory``, T = 100 by default).
 
     python bench/bench_cells.py            # T = 20, 50, 100; input_dim 1 and 10
     python bench/bench_cells.py --quick    # a few seconds, for CI
@@ -32,7 +33,7 @@ from torch import nn
 
 from common.runtime import environment_info
 from part1.lstm import LSTM
-from part1.train import build_optimizer
+from part1.training import build_optimizer
 from part1.vanilla_rnn import VanillaRNN
 
 
@@ -50,12 +51,28 @@ class BuiltinClassifier(nn.Module):
         out, _ = self.rnn(x)  # (B, T, n)
         return torch.addmm(self.b_p, out[:, -1], self.W_ph.t())
 
+    @torch.no_grad()
+    def copy_from(self, ours: nn.Module) -> "BuiltinClassifier":
+        """Take the weights of our VanillaRNN / LSTM (PyTorch stacks the gates i, f, g, o)."""
+        gates = "ifgo" if isinstance(ours, LSTM) else "h"
+        self.rnn.weight_ih_l0.copy_(torch.cat([getattr(ours, f"W_{g}x") for g in gates]))
+        self.rnn.weight_hh_l0.copy_(torch.cat([getattr(ours, f"W_{g}h") for g in gates]))
+        self.rnn.bias_ih_l0.copy_(torch.cat([getattr(ours, f"b_{g}") for g in gates]))
+        self.rnn.bias_hh_l0.zero_()
+        self.W_ph.copy_(ours.W_ph)
+        self.b_p.copy_(ours.b_p)
+        return self
+
 
 def contenders(kind: str, T: int, d: int, n: int) -> dict:
-    ours = LSTM if kind == "LSTM" else VanillaRNN
-    return {"ours": ours(T, d, n, 10, bptt="manual"),
-            "ours_autograd": ours(T, d, n, 10, bptt="autograd"),
-            "builtin": BuiltinClassifier(kind, d, n)}
+    """Our cell with the hand-written backward, the same recorded by autograd, and the built-in,
+    all three with the weights of the first."""
+    cls = LSTM if kind == "LSTM" else VanillaRNN
+    ours = cls(T, d, n, 10, bptt="manual")
+    recorded = cls(T, d, n, 10, bptt="autograd")
+    recorded.load_state_dict(ours.state_dict())
+    return {"ours": ours, "ours_autograd": recorded,
+            "builtin": BuiltinClassifier(kind, d, n).copy_from(ours)}
 
 
 def make_step(model):

@@ -2,31 +2,60 @@
 
 Two forms of each recurrence live here:
 
-* ``rnn_step`` / ``lstm_step``: one step, written as the equations read. The models record these
-  with autograd when every h(t) is wanted (``return_hidden=True``, grads_over_time.py) or when
-  ``bptt="autograd"``; the tests use them as the reference.
-* ``RNNSequence`` / ``LSTMSequence``: the whole sequence as one ``autograd.Function``, the default
-  training path. Its forward runs the same equations without recording a graph, writing every step
-  into preallocated (T, B, .) buffers, and keeps the activations. Its backward walks the steps in
-  reverse doing, per step, only what depends on the next step: the gradient of the pre-activations
-  delta(t) and, through the recurrent matrix, dL/dh(t-1). Everything else is done once for all steps:
-  the local derivatives of the activations before the loop, and the weight gradients after it as one
-  large matmul each,
+* ``rnn_step`` / ``lstm_step``, the teaching path: one step, written as the equations read. A
+  student reads these first. The models record them with autograd when every h(t) is wanted
+  (``return_hidden=True``, grads_over_time.py) or when ``bptt="autograd"``; the tests use them,
+  differentiated by autograd, as the reference for the fast path.
+* ``RNNSequence`` / ``LSTMSequence``, the fast path and the default for training: the whole
+  sequence as one ``autograd.Function``. Its forward runs the same equations without recording a
+  graph, in place, into preallocated (T, B, .) buffers (float32 in training), and evaluates tanh as
+  2 sigmoid(2a) - 1 (below). Its backward is the hand-written BPTT.
 
-      dL/dW_hh = sum_t delta(t)^T h(t-1) = delta(1..T)^T h(0..T-1)      ((n x TB) @ (TB x n)),
+Notation: a(t) is a pre-activation, L the cross-entropy of the last prediction p(T) = W_ph h(T) +
+b_p, and dL/dz the gradient of L with respect to z; * is the element-wise product. The loss sees
+only h(T), so the backward starts from dL/dh(T) = W_ph^T dL/dp(T) (autograd hands it over as
+``grad_h``) and no step t < T gets a gradient from a prediction of its own. In the code a batch is a
+row per example, so W^T v is written ``v @ W``.
 
-  instead of T small ones, as fused vendor kernels do. ``tests/test_part1_models.py`` checks both
-  Functions with ``gradcheck``, against the step-by-step autograd path and against nn.RNN/nn.LSTM.
+Vanilla RNN, a(t) = W_hx x(t) + W_hh h(t-1) + b_h, h(t) = tanh(a(t)). The backward loop does, per
+step, from t = T down to 1:
 
-The Functions return only h(T), the state the palindrome read-out uses, so the backward starts from
-dL/dh(T) alone. Their inputs are time-major, x ``(T, B, d)``, so that every step's slice of a buffer
-is one contiguous block.
+    delta(t) = dL/da(t) = dL/dh(t) * (1 - h(t)^2)        tanh'(a(t)) = 1 - h(t)^2, for all t before
+                                                         the loop
+    dL/dh(t-1) = W_hh^T dL/da(t)                         the only path from h(t-1) to L
+
+and after it, for all steps at once (one large matmul each, instead of T small ones):
+
+    dL/dW_hh = sum_t dL/da(t) h(t-1)^T,  dL/dW_hx = sum_t dL/da(t) x(t)^T,  dL/db_h = sum_t dL/da(t),
+    dL/dx(t) = W_hx^T dL/da(t).
+
+LSTM, with the four pre-activations a_g, a_i, a_f, a_o stacked in ``gates``, g = tanh(a_g),
+i = sigmoid(a_i), f = sigmoid(a_f), o = sigmoid(a_o), c(t) = g(t) i(t) + c(t-1) f(t) and
+h(t) = tanh(c(t)) o(t). Before the loop, the local derivatives of every step:
+
+    dc(t)/da_g(t) = i (1 - g^2)      dc(t)/da_i(t) = g i (1 - i)      dc(t)/da_f(t) = c(t-1) f (1 - f)
+    dh(t)/da_o(t) = tanh(c(t)) o (1 - o)                              dh(t)/dc(t) = o (1 - tanh^2 c(t))
+
+and in the loop, from t = T down to 1 (with dL/dc(T+1) = 0):
+
+    dL/dc(t) = dL/dh(t) * dh(t)/dc(t) + dL/dc(t+1) * f(t+1)      c(t) reaches L through h(t) and c(t+1)
+    dL/da_*(t) = dL/dc(t) * dc(t)/da_*(t)    for * = g, i, f;     dL/da_o(t) = dL/dh(t) * dh(t)/da_o(t)
+    dL/dh(t-1) = sum over * of W_*h^T dL/da_*(t)                  one matmul with the stacked W_h
+
+after which the weight gradients are the same single matmuls as the RNN's, over the stacked gates.
+``tests/test_part1_models.py`` checks both Functions with ``gradcheck`` (float64), against the
+autograd-recorded step functions (float64 and, on the fast path's own float32, for T = 1, 10, 100)
+and against nn.RNN / nn.LSTM.
+
+The Functions return only h(T), the state the palindrome read-out uses. Their inputs are
+time-major, x ``(T, B, d)``, so that every step's slice of a buffer is one contiguous block.
 
 One speed detail: the fast path evaluates tanh through the identity tanh(a) = 2 sigmoid(2a) - 1.
 On the CPU build of PyTorch this project pins, ``torch.tanh`` of a (128, 128) block costs about five
 times ``torch.sigmoid`` (it is evaluated to full precision, the sigmoid is vectorised more
 cheaply), and tanh is the one activation a vanilla RNN step has. The factor 2 is folded into the
-matmul that produces the pre-activation, so the identity costs two cheap element-wise operations.
+matmul that produces the pre-activation, so the identity costs two cheap element-wise operations;
+the backward uses the undoubled weights, since it differentiates with respect to a(t), not 2a(t).
 """
 from __future__ import annotations
 
@@ -35,12 +64,13 @@ from torch.autograd.function import once_differentiable
 
 
 def rnn_step(xw_t: torch.Tensor, h: torch.Tensor, W_hh_t: torch.Tensor) -> torch.Tensor:
-    """h(t) = tanh(W_hx x(t) + b_h + W_hh h(t-1)), with ``xw_t = W_hx x(t) + b_h`` ``(B, n)``."""
+    """The teaching form of one RNN step: h(t) = tanh(W_hx x(t) + b_h + W_hh h(t-1)), with
+    ``xw_t = W_hx x(t) + b_h`` ``(B, n)``, ``h`` = h(t-1) ``(B, n)`` and ``W_hh_t`` = W_hh^T."""
     return torch.tanh(torch.addmm(xw_t, h, W_hh_t))
 
 
 def lstm_step(xw_t: torch.Tensor, h: torch.Tensor, c: torch.Tensor, W_h_t: torch.Tensor):
-    """One LSTM step for the stacked gates g, i, f, o.
+    """The teaching form of one LSTM step, for the stacked gates g, i, f, o.
 
     Args:
         xw_t: ``(B, 4n)`` the input part W_*x x(t) + b_* of the four gates.
@@ -69,18 +99,20 @@ def _flat_input(x: torch.Tensor) -> torch.Tensor:
 
 
 def _input_gradients(ctx, delta: torch.Tensor, X: torch.Tensor, W_x: torch.Tensor,
-                     h_prev: torch.Tensor, W_h: torch.Tensor):
-    """Gradients of x, W_x, W_h and b from the pre-activation gradients ``delta`` ``(T, B, m)``."""
+                     h_prev: torch.Tensor):
+    """dL/dx, dL/dW_x, dL/dW_h and dL/db from ``delta`` = dL/da(1..T) ``(T, B, m)``, the inputs
+    ``X`` ``(TB, d)`` and ``h_prev`` = h(0..T-1) ``(T, B, n)``."""
     T, B, m = delta.shape
     delta = delta.view(T * B, m)  # (TB, m)
-    dx = (delta @ W_x).view(T, B, -1) if ctx.needs_input_grad[0] else None  # (T, B, d)
-    dW_x = (X.t() @ delta).t()  # (m, d); X^T delta is the faster layout for a small d
-    dW_h = delta.t() @ h_prev.reshape(T * B, -1)  # (m, n): one matmul over all steps
+    dx = (delta @ W_x).view(T, B, -1) if ctx.needs_input_grad[0] else None  # W_x^T dL/da(t), (T, B, d)
+    dW_x = (X.t() @ delta).t()  # sum_t dL/da(t) x(t)^T, (m, d); X^T delta is faster for a small d
+    dW_h = delta.t() @ h_prev.reshape(T * B, -1)  # sum_t dL/da(t) h(t-1)^T, (m, n): one matmul
     return dx, dW_x, dW_h, delta.sum(0)
 
 
 class RNNSequence(torch.autograd.Function):
-    """h(T) ``(B, n)`` of the vanilla RNN from x ``(T, B, d)``, W_hx ``(n, d)``, W_hh ``(n, n)``, b_h."""
+    """The fast path: h(T) ``(B, n)`` of the vanilla RNN from x ``(T, B, d)``, W_hx ``(n, d)``,
+    W_hh ``(n, n)``, b_h ``(n,)``; backward by hand (module docstring)."""
 
     @staticmethod
     def forward(ctx, x, W_hx, W_hh, b_h):
@@ -102,19 +134,21 @@ class RNNSequence(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_h):
         X, W_hx, W_hh, H = ctx.saved_tensors
-        # delta(t) = dL/dh(t) * tanh'(a(t)); the second factor, 1 - h(t)^2, for all steps at once.
+        # dh(t)/da(t) = tanh'(a(t)) = 1 - h(t)^2 for all steps at once; the loop turns it into
+        # delta(t) = dL/da(t) in place.
         one = torch.ones((), dtype=H.dtype, device=H.device)
         delta = torch.addcmul(one, H[1:], H[1:], value=-1)  # (T, B, n)
         dh = grad_h.clone()  # dL/dh(T), then dL/dh(t) going back
         for delta_t in reversed(delta.unbind(0)):
-            delta_t.mul_(dh)  # delta(t)
-            torch.mm(delta_t, W_hh, out=dh)  # dL/dh(t-1) = delta(t) W_hh: (B, n) @ (n, n)
-        return _input_gradients(ctx, delta, X, W_hx, H[:-1], W_hh)
+            delta_t.mul_(dh)  # dL/da(t) = dL/dh(t) * (1 - h(t)^2)
+            torch.mm(delta_t, W_hh, out=dh)  # dL/dh(t-1) = W_hh^T dL/da(t): (B, n) @ (n, n)
+        return _input_gradients(ctx, delta, X, W_hx, H[:-1])
 
 
 class LSTMSequence(torch.autograd.Function):
-    """h(T) ``(B, n)`` of the LSTM from x ``(T, B, d)`` and the gates' weights stacked g, i, f, o:
-    W_x ``(4n, d)``, W_h ``(4n, n)``, b ``(4n,)``."""
+    """The fast path: h(T) ``(B, n)`` of the LSTM from x ``(T, B, d)`` and the gates' weights
+    stacked g, i, f, o: W_x ``(4n, d)``, W_h ``(4n, n)``, b ``(4n,)``; backward by hand (module
+    docstring)."""
 
     @staticmethod
     def forward(ctx, x, W_x, W_h, b):
@@ -151,31 +185,31 @@ class LSTMSequence(torch.autograd.Function):
         X, W_x, W_h, gates, H, C, tanh_C = ctx.saved_tensors
         T, B, n4 = gates.shape
         n = n4 // 4
-        g, i, f, o = gates.split(n, dim=2)
-        # Local derivatives of every step at once; the loop below multiplies them by dL/dc(t) or
-        # dL/dh(t). delta holds, per gate, d(pre-activation) / d(c(t)) for g, i, f and
-        # d(pre-activation) / d(h(t)) for o, until the loop turns it into dL/d(pre-activation).
+        g, i, f, o = gates.split(n, dim=2)  # the gates' values, (T, B, n) each
+        # Local derivatives of every step at once: delta holds dc(t)/da_g(t), dc(t)/da_i(t),
+        # dc(t)/da_f(t) and dh(t)/da_o(t); the loop multiplies them by dL/dc(t) or dL/dh(t),
+        # turning delta into dL/da(t) in place.
         delta = torch.empty_like(gates)  # (T, B, 4n)
         one = torch.ones((), dtype=gates.dtype, device=gates.device)
-        torch.addcmul(one, g, g, value=-1, out=delta[..., :n]).mul_(i)  # g: i tanh' = i (1 - g^2)
+        torch.addcmul(one, g, g, value=-1, out=delta[..., :n]).mul_(i)  # g: i (1 - g^2)
         sig = gates[..., n:]
-        torch.addcmul(sig, sig, sig, value=-1, out=delta[..., n:])  # sigmoid' = s - s^2 of i, f, o
-        delta[..., n:2 * n].mul_(g)  # i: g sigmoid'
-        delta[..., 2 * n:3 * n].mul_(C[:-1])  # f: c(t-1) sigmoid'
-        delta[..., 3 * n:].mul_(tanh_C)  # o: tanh(c) sigmoid'
-        dc_dh = torch.addcmul(one, tanh_C, tanh_C, value=-1).mul_(o)  # dc(t)/dh(t), (T, B, n)
+        torch.addcmul(sig, sig, sig, value=-1, out=delta[..., n:])  # s (1 - s) for s = i, f, o
+        delta[..., n:2 * n].mul_(g)  # i: g i (1 - i)
+        delta[..., 2 * n:3 * n].mul_(C[:-1])  # f: c(t-1) f (1 - f)
+        delta[..., 3 * n:].mul_(tanh_C)  # o: tanh(c(t)) o (1 - o)
+        dh_dc = torch.addcmul(one, tanh_C, tanh_C, value=-1).mul_(o)  # dh(t)/dc(t), (T, B, n)
 
         dh = grad_h.clone()  # dL/dh(t), starting at t = T
-        dc = torch.zeros_like(dh)  # dL/dc(t) from later steps, through their forget gates
+        dc = torch.zeros_like(dh)  # dL/dc(t+1), then dL/dc(t)
         steps = zip(delta.unbind(0), delta.view(T, B, 4, n)[:, :, :3].unbind(0),
-                    delta[..., 3 * n:].unbind(0), dc_dh.unbind(0), f.unbind(0))
-        f_next = None
-        for delta_t, delta_gif, delta_o, dc_dh_t, f_t in reversed(list(steps)):
+                    delta[..., 3 * n:].unbind(0), dh_dc.unbind(0), f.unbind(0))
+        f_next = None  # f(t+1); there is no step T+1
+        for delta_t, delta_gif, delta_o, dh_dc_t, f_t in reversed(list(steps)):
             if f_next is not None:
-                dc.mul_(f_next)  # c(t+1) = ... + c(t) f(t+1)
-            dc.addcmul_(dh, dc_dh_t)  # dL/dc(t)
-            delta_gif.mul_(dc.unsqueeze(1))  # dL/d(pre-activations of g, i, f), (B, 3, n)
-            delta_o.mul_(dh)  # dL/d(pre-activation of o)
-            torch.mm(delta_t, W_h, out=dh)  # dL/dh(t-1) = delta(t) W_h: (B, 4n) @ (4n, n)
+                dc.mul_(f_next)  # dL/dc(t+1) * f(t+1), since c(t+1) = ... + c(t) f(t+1)
+            dc.addcmul_(dh, dh_dc_t)  # dL/dc(t) = ... + dL/dh(t) * dh(t)/dc(t)
+            delta_gif.mul_(dc.unsqueeze(1))  # dL/da_g, dL/da_i, dL/da_f of step t, (B, 3, n)
+            delta_o.mul_(dh)  # dL/da_o(t) = dL/dh(t) * dh(t)/da_o(t)
+            torch.mm(delta_t, W_h, out=dh)  # dL/dh(t-1) = W_h^T dL/da(t): (B, 4n) @ (4n, n)
             f_next = f_t
-        return _input_gradients(ctx, delta, X, W_x, H[:-1], W_h)
+        return _input_gradients(ctx, delta, X, W_x, H[:-1])

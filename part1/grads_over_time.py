@@ -11,14 +11,16 @@ forget bias 1 or chrono), trained ones are read from ``model.pt`` files of part1
     python part1/grads_over_time.py --rnn_model results/part1/RNN_T100_d10_s0/model.pt \\
         --lstm_model results/part1/LSTM_T100_d10_s0/model.pt  # adds trained models' curves
 
-Writes ``grads_over_time.png`` and ``grads_over_time.csv`` (one column per curve) to ``--out_dir``.
+Writes to ``--out_dir``: ``grads_over_time.png``, ``grads_over_time.csv`` (column ``t`` and one
+column per curve) and ``grads_over_time.json``: ``{"input_length", "batch_size", "seed", "curves":
+{name: {"norms", "first", "last", "ratio", "trained", "held_out_accuracy", "held_out_size",
+"source"}}}`` with ``norms[t-1]`` = ||dL/dh(t)|| for t = 1..T, ``first``/``last`` its values at t = 1
+and t = T, ``ratio`` = first / last, and for a trained model the held-out accuracy and set size its
+``model.pt`` recorded (None for untrained curves).
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import sys
 from pathlib import Path
 
@@ -28,12 +30,13 @@ if __package__ in (None, ""):
 import torch
 import torch.nn.functional as F
 
-from common.args import nonnegative_int, positive_int
-from common.checkpoint import atomic_write_text, load_checkpoint
+from common.args import make_parser, nonnegative_int, positive_int
+from common.checkpoint import load_checkpoint
+from common.io import prepare_out_dir, write_csv, write_json
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
 from part1.dataset import encode_input, fixed_test_set
 from part1.lstm import LSTM
-from part1.train import MODEL_KIND, build_model
+from part1.training import CHECKPOINT_KIND, build_model
 from part1.vanilla_rnn import VanillaRNN
 
 
@@ -50,21 +53,31 @@ def gradient_norms(model: torch.nn.Module, digits: torch.Tensor, targets: torch.
     return torch.stack([g.norm(dim=1).mean() for g in grads]).detach()  # (T,)
 
 
-def load_trained(path: str, device) -> torch.nn.Module:
-    """A model saved by part1/train.py (``model.pt``), rebuilt with the flags it was trained with."""
-    state = load_checkpoint(path, MODEL_KIND, map_location=device)
+def load_trained(path: str, device) -> tuple[torch.nn.Module, dict]:
+    """A model saved by part1/train.py (``model.pt``), rebuilt with the flags it was trained with,
+    and the result it recorded (``{}`` when it holds none, e.g. a checkpoint.pt)."""
+    state = load_checkpoint(path, CHECKPOINT_KIND, map_location=device)
     try:
         model = build_model(argparse.Namespace(**state["args"]), device)
         model.load_state_dict(state["model"])
     except (KeyError, TypeError, AttributeError, RuntimeError) as exc:
         raise UserError(f"'{path}' is not a complete part-1 model.pt (its model or flags are "
                         f"missing or do not match: {type(exc).__name__})") from None
-    return model.eval()
+    return model.eval(), (state.get("extras") or {}).get("result", {})
+
+
+def curve_record(norms: torch.Tensor, result: dict | None = None, source=None) -> dict:
+    """One curve of grads_over_time.json (keys in the module docstring)."""
+    result = result or {}
+    return {"norms": [float(v) for v in norms], "first": float(norms[0]), "last": float(norms[-1]),
+            "ratio": float(norms[0] / norms[-1]), "trained": source is not None,
+            "held_out_accuracy": result.get("test_accuracy"),
+            "held_out_size": result.get("test_size"),
+            "source": None if source is None else str(source)}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = make_parser(__doc__.split("\n\n")[0])
     data = parser.add_argument_group("data")
     data.add_argument("--input_length", type=positive_int, default=100, help="T, digits read")
     data.add_argument("--batch_size", type=positive_int, default=1,
@@ -80,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the untrained weights")
     book.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     book.add_argument("--out_dir", default="results/grads_over_time", help="output folder")
+    book.add_argument("--quiet", action="store_true", help="no per-curve lines, only the last one")
     return parser
 
 
@@ -106,7 +120,7 @@ def plot(curves: dict, path: Path, length: int) -> None:
     steps = range(1, length + 1)
     for name, values in curves.items():
         color, style = styles[name]
-        ax.semilogy(steps, values.clamp_min(1e-300).tolist(), style, color=color, label=name)
+        ax.semilogy(steps, [max(v, 1e-300) for v in values], style, color=color, label=name)
     ax.set_xlabel("time step t (the digit to remember is read at t = 1)")
     ax.set_ylabel(r"$\|\partial L / \partial h^{(t)}\|$")
     ax.set_title(f"Gradient of the final loss with respect to h(t), T = {length}")
@@ -117,47 +131,52 @@ def plot(curves: dict, path: Path, length: int) -> None:
     plt.close(fig)
 
 
-def main() -> int:
-    args = parse_args()
-    device = resolve_device(args.device)
-    seed_everything(args.seed)
+def measure(args, device) -> dict:
+    """The curves of grads_over_time.json: the untrained models, then the trained ones given."""
     digits, targets = fixed_test_set(args.input_length + 1, args.batch_size)
     digits, targets = digits.to(device), targets.to(device)
-
-    curves = {}
     common = dict(seq_length=args.input_length, input_dim=args.input_dim,
                   num_hidden=args.num_hidden, num_classes=10, device=device)
     untrained = {"RNN untrained (uniform W_hh)": VanillaRNN(**common, recurrent_init="same"),
                  "RNN untrained (orthogonal W_hh)": VanillaRNN(**common, recurrent_init="orthogonal"),
                  "LSTM untrained (b_f = 1)": LSTM(**common, forget_bias=1.0),
                  "LSTM untrained (chrono)": LSTM(**common, chrono=True)}
+    curves = {}
     # float64 so that gradients down to 1e-300 are measured instead of flushed to zero
     for name, model in untrained.items():
-        curves[name] = gradient_norms(model.double(), digits, targets, args.input_dim)
+        curves[name] = curve_record(gradient_norms(model.double(), digits, targets, args.input_dim))
     for name, path, cls in (("RNN trained", args.rnn_model, VanillaRNN),
                             ("LSTM trained", args.lstm_model, LSTM)):
         if path:
-            model = load_trained(path, device)
+            model, result = load_trained(path, device)
             if not isinstance(model, cls):
                 raise UserError(f"'{path}' holds a {type(model).__name__}, not a {cls.__name__}")
-            curves[name] = gradient_norms(model.double(), digits, targets, model.input_dim)
+            norms = gradient_norms(model.double(), digits, targets, model.input_dim)
+            curves[name] = curve_record(norms, result, source=path)
+    return curves
 
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["t", *curves])
-    for t in range(args.input_length):
-        writer.writerow([t + 1, *(f"{float(v[t]):.6e}" for v in curves.values())])
-    atomic_write_text(out / "grads_over_time.csv", table.getvalue())
-    atomic_write_text(out / "config.json", json.dumps({"args": vars(args),
-                                                       "environment": environment_info()}, indent=2))
-    plot(curves, out / "grads_over_time.png", args.input_length)
-    for name, values in curves.items():
-        ratio = float(values[0] / values[-1])
-        print(f"{name:32s} ||dL/dh(T)|| = {float(values[-1]):.3e}   ||dL/dh(1)|| = "
-              f"{float(values[0]):.3e}   ratio h(1)/h(T) = {ratio:.3e}")
-    print(f"wrote {out / 'grads_over_time.png'} and {out / 'grads_over_time.csv'}")
+
+def main() -> int:
+    args = parse_args()
+    device = resolve_device(args.device)
+    seed_everything(args.seed)
+    curves = measure(args, device)
+    out = prepare_out_dir(args.out_dir)
+    rows = [{"t": t + 1, **{name: f"{c['norms'][t]:.6e}" for name, c in curves.items()}}
+            for t in range(args.input_length)]
+    write_csv(out / "grads_over_time.csv", rows, ["t", *curves])
+    write_json(out / "grads_over_time.json", {"input_length": args.input_length,
+                                              "batch_size": args.batch_size, "seed": args.seed,
+                                              "curves": curves})
+    write_json(out / "config.json", {"args": vars(args), "environment": environment_info()})
+    plot({name: c["norms"] for name, c in curves.items()}, out / "grads_over_time.png",
+         args.input_length)
+    for name, c in curves.items():
+        if not args.quiet:
+            print(f"{name:32s} ||dL/dh(T)|| = {c['last']:.3e}   ||dL/dh(1)|| = {c['first']:.3e}   "
+                  f"ratio h(1)/h(T) = {c['ratio']:.3e}")
+    print(f"wrote {out / 'grads_over_time.png'}, {out / 'grads_over_time.csv'} and "
+          f"{out / 'grads_over_time.json'}")
     return 0
 
 
