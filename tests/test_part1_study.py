@@ -152,7 +152,7 @@ def test_curriculum_is_refused_on_the_slurm_path(tmp_path):
 
 def test_curriculum_rows_stay_out_of_the_from_scratch_summaries():
     from part1.length_study import summarise
-    from report.analyses import _longest_solved
+    from report.part1 import _longest_solved
     rows_read = [{"model_type": "RNN", "input_length": "5", "seed": "0", "test_accuracy": "1.0",
                   "curriculum": "False"},
                  {"model_type": "RNN", "input_length": "10", "seed": "0", "test_accuracy": "0.2",

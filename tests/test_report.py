@@ -1,12 +1,16 @@
 """The one-command reproduction (reproduce.py) and the rendered report.
 
-One ``--smoke`` run into a temporary folder (tiny budgets, about a minute and a half on two cores)
-is shared by the tests of this module; a second run checks that finished pieces are skipped.
+One ``--smoke`` run (tiny budgets) is shared by the tests of this module, and it is a newcomer's
+run: from a fresh git repository holding the project's files and nothing beside it (no
+``../shared``), with downloads pointed at a closed port, exactly ``python reproduce.py --smoke``.
+Later tests re-run it to check that finished pieces are skipped, ``--force`` and a killed piece.
 """
 from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,14 +21,41 @@ TEMPLATE = ROOT / "report" / "REPORT.template.md"
 QUESTIONS = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "2.1", "2.2", "2.3",
              "3.1", "3.2", "3.3", "3.4"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+           "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+N_PIECES = 10
+
+
+def git(*args, cwd) -> str:
+    proc = subprocess.run(["git", "-c", "user.name=newcomer", "-c", "user.email=newcomer@example.org",
+                           *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def fresh_clone(target: Path) -> Path:
+    """The project's files (tracked, and new ones not ignored, as they would be committed) in a new
+    git repository of their own, in a folder with nothing else beside it."""
+    clone = target / "project"
+    names = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
+    for name in filter(None, names.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a file deleted in the working tree is not part of it
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / name)
+    git("init", "-q", cwd=clone)
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "-m", "fresh clone", cwd=clone)
+    return clone
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    proc = run_script("reproduce.py", "--smoke", "--out", out, timeout=900)
+    clone = fresh_clone(tmp_path_factory.mktemp("newcomer"))
+    assert not (clone.parent / "shared").exists()
+    proc = run_script("reproduce.py", "--smoke", cwd=clone, timeout=900, env=OFFLINE)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out, proc
+    return clone, clone / "results" / "report_smoke", proc
 
 
 def report_text(out: Path) -> str:
@@ -38,17 +69,31 @@ def section(text: str, number: str) -> str:
     return match.group(0)
 
 
-def test_every_piece_ran_and_the_report_was_written(smoke):
-    out, proc = smoke
-    assert "10 piece(s) ran, 0 skipped, 0 failed" in proc.stdout, proc.stdout
-    assert (out / "REPORT.md").is_file()
+def test_a_newcomers_smoke_run_leaves_the_clone_clean_and_says_where_the_report_is(smoke):
+    clone, out, proc = smoke
+    assert git("status", "--porcelain", cwd=clone) == ""  # no tracked change, no stray file
+    assert (out / "REPORT.md").is_file() and not (clone / "report" / ".cache").exists()
+    last = proc.stdout.strip().splitlines()[-3:]
+    assert any("results/report_smoke/REPORT.md" in line for line in last), last
+    assert "open it" in last[-1], last
+
+
+def test_every_piece_ran_and_recorded_its_provenance(smoke):
+    clone, out, proc = smoke
+    assert f"{N_PIECES} piece(s) ran, 0 skipped, 0 failed" in proc.stdout, proc.stdout
     values = json.loads((out / "values.json").read_text(encoding="utf-8"))
     assert values["run.mode"] == "smoke"
     assert all(str(v) != "" for v in values.values())
+    head = git("rev-parse", "--short", "HEAD", cwd=clone).strip()
+    pieces = {key.split(".")[1] for key in values if key.startswith("provenance.")}
+    assert len(pieces) == N_PIECES
+    for piece in pieces:
+        assert values[f"provenance.{piece}.mode"] == "smoke"
+        assert values[f"provenance.{piece}.commit"] == head  # the clone is unmodified
 
 
 def test_every_question_has_its_heading(smoke):
-    text = report_text(smoke[0])
+    text = report_text(smoke[1])
     for number in QUESTIONS:
         assert re.search(rf"^### {re.escape(number)} \S", text, re.M), number
     assert re.search(r"^## References", text, re.M)
@@ -59,13 +104,13 @@ def test_every_question_has_its_heading(smoke):
 
 
 def test_no_placeholder_is_left_unrendered(smoke):
-    text = report_text(smoke[0])
+    text = report_text(smoke[1])
     assert not re.search(r"\{\{\s*[a-z]+\s*:", text), "a {{kind:name}} placeholder was left"
     assert "[missing" not in text
 
 
-def test_every_linked_figure_and_table_exists(smoke):
-    out = smoke[0]
+def test_every_link_of_the_report_resolves_from_where_it_was_written(smoke):
+    out = smoke[1]
     text = report_text(out)
     figures = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
     assert len(figures) >= 8, figures
@@ -73,14 +118,16 @@ def test_every_linked_figure_and_table_exists(smoke):
         path = out / target
         assert target.startswith("figures/") and path.is_file(), target
         assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 2000, target
-    for target in re.findall(r"\]\(((?:tables|figures)/[^)\s]+)\)", text):
-        assert (out / target).is_file(), target
+    relative = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text)
+                if not t.startswith(("http", "#"))]
+    assert any(t.startswith("../../part1/") for t in relative), "project links were not rewritten"
+    for target in relative:
+        assert (out / target).exists(), target
 
 
 def test_every_table_of_the_template_was_generated_and_inlined(smoke):
-    out = smoke[0]
-    template = TEMPLATE.read_text(encoding="utf-8")
-    names = re.findall(r"\{\{table:([^}]+)\}\}", template)
+    out = smoke[1]
+    names = re.findall(r"\{\{table:([^}]+)\}\}", TEMPLATE.read_text(encoding="utf-8"))
     assert len(names) >= 20, names
     text = report_text(out)
     for name in names:
@@ -91,7 +138,7 @@ def test_every_table_of_the_template_was_generated_and_inlined(smoke):
 
 def test_generated_numbers_come_from_the_runs(smoke):
     """Spot checks that the tables hold what the scripts computed, not fixed text."""
-    out = smoke[0]
+    out = smoke[1]
     text = report_text(out)
     hops = (out / "tables" / "figure2_hops.md").read_text(encoding="utf-8")
     row_e = next(line for line in hops.splitlines() if line.startswith("| E |"))
@@ -102,27 +149,51 @@ def test_generated_numbers_come_from_the_runs(smoke):
     assert "| NO |" not in params and params.count("| yes |") == 4
     assert "4(nd + n² + n) = 71,168" in params  # d=10, n=128: 4 * (1280 + 16384 + 128)
     timings = (out / "tables" / "timings.md").read_text(encoding="utf-8")
-    assert timings.count("| smoke | ran |") == 10
+    assert timings.count("| smoke | ran |") == N_PIECES
+    values = json.loads((out / "values.json").read_text(encoding="utf-8"))
+    assert values["part2.book"] == "book_EN_grimms_fairy_tails.txt"  # the shipped book
 
 
 def test_a_second_run_skips_finished_pieces(smoke):
-    out = smoke[0]
+    clone, out, _ = smoke
     before = (out / ".cache" / "length_study" / "done.json").read_text(encoding="utf-8")
-    proc = run_script("reproduce.py", "--smoke", "--out", out, timeout=300)
+    proc = run_script("reproduce.py", "--smoke", "--quiet", cwd=clone, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "0 piece(s) ran, 10 skipped, 0 failed" in proc.stdout, proc.stdout
-    assert proc.stdout.count("[skip]") == 10
+    assert f"0 piece(s) ran, {N_PIECES} skipped, 0 failed" in proc.stdout, proc.stdout
+    assert "[skip]" not in proc.stdout  # --quiet: only the closing lines
     assert (out / ".cache" / "length_study" / "done.json").read_text(encoding="utf-8") == before
     assert "[missing" not in report_text(out)
 
 
 def test_force_reruns_only_the_selected_piece(smoke):
-    out = smoke[0]
-    proc = run_script("reproduce.py", "--smoke", "--out", out, "--only", "temperature,figure2",
-                      "--force", timeout=300)
+    clone = smoke[0]
+    proc = run_script("reproduce.py", "--smoke", "--only", "temperature,figure2", "--force",
+                      cwd=clone, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 piece(s) ran, 0 skipped, 0 failed" in proc.stdout, proc.stdout
     assert "[run ] figure2" in proc.stdout and "[run ] length_study" not in proc.stdout
+
+
+def test_a_killed_training_piece_resumes_from_its_checkpoint(smoke):
+    clone, out = smoke[0], smoke[1]
+    only = ("reproduce.py", "--smoke", "--only", "part2_train")
+    killed = run_script(*only, "--force", cwd=clone, timeout=300,
+                        env={"SIGNAL_AT_STEP": "15:SIGKILL"})
+    assert killed.returncode != 0 and "[fail] part2_train" in killed.stdout, killed.stdout
+    proc = run_script(*only, cwd=clone, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    commands = [line for line in (out / ".cache" / "part2_train" / "log.txt")
+                .read_text(encoding="utf-8").splitlines() if line.startswith("$ part2/train.py")]
+    assert len(commands) == 2 and commands[0].endswith("--overwrite"), commands
+    assert commands[1].endswith("--resume"), commands
+
+
+def test_rendering_the_committed_values_gives_the_committed_report():
+    from report.render import render_text
+
+    text, problems = render_text(TEMPLATE.read_text(encoding="utf-8"), ROOT / "report", TEMPLATE.parent)
+    assert problems == []
+    assert text == (ROOT / "report" / "REPORT.md").read_text(encoding="utf-8")
 
 
 def test_the_renderer_reports_what_is_missing(tmp_path):
@@ -143,6 +214,7 @@ def test_the_renderer_reports_what_is_missing(tmp_path):
     (["--only", ""], "unknown piece"),
     (["--quick", "--smoke"], "not allowed with"),
     (["--smoke", "--frobnicate"], "unrecognized arguments"),
+    (["--smoke", "--txt_file", "no/such/book.txt"], "not a file"),
 ])
 def test_bad_flags_give_one_line_errors(flags, fragment):
     assert_one_line_error(run_script("reproduce.py", *flags, timeout=120), fragment)
@@ -151,16 +223,41 @@ def test_bad_flags_give_one_line_errors(flags, fragment):
 def test_an_output_path_that_is_a_file_is_refused(tmp_path):
     target = tmp_path / "a_file"
     target.write_text("x", encoding="utf-8")
-    assert_one_line_error(run_script("reproduce.py", "--smoke", "--out", target, timeout=120),
+    assert_one_line_error(run_script("reproduce.py", "--smoke", "--out_dir", target, timeout=120),
                           "not a folder")
 
 
 def test_the_number_of_workers_is_passed_on_but_does_not_change_the_hash(tmp_path):
-    import reproduce
+    from report.pieces import MODES, PIECES
+    from report.runner import config_hash
+    from report.store import Context
 
-    study = next(p for p in reproduce.PIECES if p.name == "length_study")
-    one, two = (reproduce.Context(out=tmp_path, mode="full", cfg=reproduce.MODES["full"], workers=w)
-                for w in (1, 2))
+    study = next(p for p in PIECES if p.name == "length_study")
+    one, two = (Context(out=tmp_path, mode="full", cfg=MODES["full"], workers=w) for w in (1, 2))
     assert "--workers" in map(str, study.commands(two)[0])
     assert "--workers" not in map(str, study.commands(one)[0])
-    assert reproduce.config_hash(one, study) == reproduce.config_hash(two, study)
+    assert config_hash(one, study) == config_hash(two, study)
+
+
+@pytest.mark.parametrize("piece", ["optimizers", "grads"])
+def test_part1_runs_train_with_the_length_studys_recipe(tmp_path, piece):
+    """Every flag of ``part1.recipes.recipe`` reaches part1/train.py unless the mode's budget sets it
+    (a hand-made copy of the recipe once dropped --early_stop_patience)."""
+    from part1.recipes import recipe
+    from report.pieces import MODES, PIECES
+    from report.store import Context
+
+    budget = MODES["full"][piece]
+    ctx = Context(out=tmp_path, mode="full", cfg=MODES["full"])
+    commands = [c for c in next(p for p in PIECES if p.name == piece).commands(ctx)
+                if c[0] == "part1/train.py"]
+    assert commands
+    for cmd in map(lambda c: [str(a) for a in c], commands):
+        model = cmd[cmd.index("--model_type") + 1]
+        for key, value in recipe(model, budget["length"]).items():
+            if key in budget or (piece == "optimizers" and key == "optimizer"):
+                continue
+            flag = f"--{key}"
+            assert flag in cmd, (flag, cmd)
+            if value is not True:
+                assert cmd[cmd.index(flag) + 1] == str(value), (flag, cmd)

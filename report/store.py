@@ -1,0 +1,98 @@
+"""Where a reproduction run keeps its outputs, and the small writers every collector shares.
+
+A run writes into one folder ``out``: ``figures/`` (PNG), ``tables/`` (Markdown, some CSV) inlined by
+``{{table:NAME}}``, ``values.json`` (numbers already formatted, keys ``piece.name``) inlined by
+``{{value:KEY}}``, the rendered ``REPORT.md``, and ``.cache/<piece>/`` with the scripts' raw outputs.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.io import atomic_write_text, read_json, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Context:
+    """One run: its output folder, mode and that mode's budgets (``report.pieces.MODES``)."""
+    out: Path
+    mode: str
+    cfg: dict
+    workers: int = 1
+    txt_file: Path | None = None  # part 2's book when the user chose one; else the shipped book
+    commit: str = "unknown"  # the code the pieces run in this invocation (``provenance.commit``)
+
+    @property
+    def figures(self) -> Path:
+        return self.out / "figures"
+
+    @property
+    def tables(self) -> Path:
+        return self.out / "tables"
+
+    @property
+    def values_path(self) -> Path:
+        return self.out / "values.json"
+
+    def cache(self, piece: str) -> Path:
+        return self.out / ".cache" / piece
+
+
+def need(path: Path) -> Path:
+    """``path``, or a one-line error naming the script output that is missing."""
+    if not path.exists():
+        raise FileNotFoundError(f"expected output '{path}' is missing")
+    return path
+
+
+def put_figure(ctx: Context, source: Path, name: str) -> None:
+    shutil.copyfile(need(source), ctx.figures / name)
+
+
+def put_file(ctx: Context, source: Path, name: str) -> None:
+    """Copy a script's table file (CSV) as it is into ``tables/``."""
+    shutil.copyfile(need(source), ctx.tables / name)
+
+
+def put_table(ctx: Context, name: str, text: str) -> None:
+    atomic_write_text(ctx.tables / name, text)
+
+
+def load_values(ctx: Context) -> dict:
+    return read_json(ctx.values_path) if ctx.values_path.exists() else {}
+
+
+def put_values(ctx: Context, values: dict) -> None:
+    """Merge ``values`` (keys ``piece.name``, values formatted strings) into values.json."""
+    stored = load_values(ctx)
+    stored.update(values)
+    write_json(ctx.values_path, dict(sorted(stored.items())))
+
+
+def pct(x) -> str:
+    return f"{100 * float(x):.1f}%"
+
+
+def code_cell(text: str) -> str:
+    """Generated text as a Markdown code span that survives a table cell."""
+    text = text.replace("\\n", "\n").replace("\n", "↵").replace("`", "'").replace("|", "\\|")
+    return f"`{text}`" if text.strip() else "(empty)"
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed), imported only when a piece draws."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def savefig(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
