@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import socket
 import threading
 
 import pytest
@@ -54,11 +55,11 @@ def server():
 
 @pytest.fixture
 def closed_port_url():
-    """A URL on 127.0.0.1 where nothing listens (the port was just released)."""
-    srv = Server()
-    url = srv.url
-    srv.close()
-    return url
+    """A URL on 127.0.0.1 where nothing listens: a port bound here and never listened on, held for
+    the whole test so that no other process can take it (connections to it are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_download_by_short_name_caches_and_checksums(server, tmp_path):
@@ -77,6 +78,22 @@ def test_a_corrupted_cache_is_downloaded_again(server, tmp_path):
     path.write_bytes(BOOK[: len(BOOK) // 2])                 # e.g. an interrupted copy
     assert not gutenberg.is_cached("grimm", tmp_path)
     gutenberg.download("grimm", cache_dir=tmp_path, mirror=server.url)
+    assert path.read_bytes() == BOOK
+
+
+def test_a_pin_is_checked_against_the_cached_copy(server, tmp_path):
+    """A cached copy with the pinned SHA-256 is used without a request; with another pin it is refused
+    in one line and kept as it is; --force downloads it again."""
+    path = gutenberg.download("grimm", cache_dir=tmp_path, mirror=server.url)
+    good, hits = hashlib.sha256(BOOK).hexdigest(), len(server.hits)
+    assert gutenberg.download("grimm", cache_dir=tmp_path, mirror=server.url, sha256=good.upper()) == path
+    with pytest.raises(UserError) as err:
+        gutenberg.main(["grimm", "--cache_dir", str(tmp_path), "--mirror", server.url, "--sha256", "ab" * 32])
+    message = str(err.value)
+    assert "\n" not in message and good in message and "ab" * 32 in message and "--force" in message
+    assert len(server.hits) == hits and path.read_bytes() == BOOK and gutenberg.is_cached("grimm", tmp_path)
+    with pytest.raises(UserError, match="checksum mismatch"):   # a fresh download with another sum
+        gutenberg.download("grimm", cache_dir=tmp_path, mirror=server.url, sha256="ab" * 32, force=True)
     assert path.read_bytes() == BOOK
 
 
@@ -129,19 +146,42 @@ def test_cli_downloads_and_prints_the_path(server, tmp_path):
     assert proc.stdout.strip() == str(tmp_path / "pg2591.txt")
 
 
-def test_train_without_txt_file_offline_says_what_to_do(closed_port_url, tmp_path):
-    proc = run_script("part2/train.py", "--checkpoint_dir", tmp_path / "ck", "--summary_path", tmp_path / "s",
+def test_the_default_book_is_the_shipped_copy_whatever_the_network(closed_port_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("GUTENBERG_MIRROR", closed_port_url)
+    shipped = gutenberg.SHIPPED["grimm"]
+    assert gutenberg.book_file("grimm", cache_dir=tmp_path) == shipped
+    assert gutenberg.book_file("2591", cache_dir=tmp_path) == shipped
+    assert gutenberg.sha256_of(shipped) == gutenberg.BOOKS["grimm"].course_sha256
+    assert not list(tmp_path.iterdir())
+
+
+def test_train_without_txt_file_trains_on_the_shipped_book_offline(closed_port_url, tmp_path, monkeypatch, capsys):
+    from part2.train import main as train_main
+    monkeypatch.setenv("GUTENBERG_MIRROR", closed_port_url)
+    monkeypatch.setenv("GUTENBERG_CACHE", str(tmp_path / "cache"))
+    assert train_main(["--train_steps", "3", "--seq_length", "8", "--lstm_num_hidden", "8", "--val_every", "0",
+                       "--sample_every", "0", "--quiet", "--device", "cpu",
+                       "--checkpoint_dir", str(tmp_path / "ck"), "--summary_path", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert f"training on '{gutenberg.SHIPPED['grimm']}'" in out and "done at step 3" in out
+    assert not (tmp_path / "cache").exists()
+
+
+def test_train_on_another_book_offline_says_what_to_do(closed_port_url, tmp_path):
+    proc = run_script("part2/train.py", "--book", "darwin_nl", "--checkpoint_dir", tmp_path / "ck",
+                      "--summary_path", tmp_path / "s",
                       env={**ONE_THREAD, "GUTENBERG_MIRROR": closed_port_url, "GUTENBERG_CACHE": str(tmp_path)})
-    assert_one_line_error(proc, "could not download grimm", "pass --txt_file PATH")
+    assert_one_line_error(proc, "could not download darwin_nl", "pass --txt_file PATH")
     assert not (tmp_path / "ck").exists()
 
 
-def test_train_without_txt_file_uses_the_downloaded_default_book(server, tmp_path, monkeypatch, capsys):
+def test_train_on_another_book_downloads_it(server, tmp_path, monkeypatch, capsys):
     from part2.train import main as train_main
+    server.routes["/cache/epub/33764/pg33764.txt"] = (200, BOOK)
     monkeypatch.setenv("GUTENBERG_MIRROR", server.url)
     monkeypatch.setenv("GUTENBERG_CACHE", str(tmp_path))
-    assert train_main(["--train_steps", "3", "--seq_length", "8", "--lstm_num_hidden", "8", "--val_every", "0",
-                       "--sample_every", "0", "--no_progress", "--device", "cpu",
+    assert train_main(["--book", "darwin_nl", "--train_steps", "3", "--seq_length", "8", "--lstm_num_hidden", "8",
+                       "--val_every", "0", "--sample_every", "0", "--quiet", "--device", "cpu",
                        "--checkpoint_dir", str(tmp_path / "ck"), "--summary_path", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
-    assert str(tmp_path / "pg2591.txt") in out and "done at step 3" in out
+    assert str(tmp_path / "pg33764.txt") in out and "done at step 3" in out

@@ -6,6 +6,7 @@ Every numeric flag out of range is also checked in-process (cheaply) through the
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from common.checkpoint import atomic_save, save_checkpoint
+from common.checkpoint import atomic_save
 from tests.conftest import ROOT, assert_one_line_error
 from tests.test_part2_support import (ONE_THREAD, SAMPLE, TINY, TRAIN, book_for_tests, generated_text,
                                       reference_run, run_dirs, write_book)
@@ -37,16 +38,16 @@ CASES = [
     ("resume-missing", T, ["--txt_file", "{book}", "--resume", "{tmp}/nothing.pt"], ["does not exist"]),
     ("resume-truncated", T, ["--txt_file", "{book}", "--resume", "{truncated}"], ["truncated or corrupt"]),
     ("resume-other-part", T, ["--txt_file", "{book}", "--resume", "{part1}"], ["written by part1"]),
-    ("resume-newer-format", T, ["--txt_file", "{book}", "--resume", "{newer}"], ["format version 99", "newer"]),
+    ("resume-newer-format", T, ["--txt_file", "{book}", "--resume", "{newer}"], ["format version 99", "version 2 only"]),
     ("resume-other-vocabulary", T, ["--txt_file", "{other_book}", "--resume", "{good}", "--train_steps", "999"],
      ["vocabulary", "same book"]),
     ("sample-missing-checkpoint", S, ["--checkpoint", "{tmp}/nothing.pt"], ["does not exist"]),
     ("sample-truncated", S, ["--checkpoint", "{truncated}"], ["truncated or corrupt"]),
     ("sample-other-part", S, ["--checkpoint", "{part1}"], ["written by part1"]),
-    ("sample-newer-format", S, ["--checkpoint", "{newer}"], ["newer"]),
+    ("sample-newer-format", S, ["--checkpoint", "{newer}"], ["format version 99"]),
     ("sample-prompt-unknown", S, ["--checkpoint", "{good}", "--prompt", "Snow ☃ white ß"],
      ["not in the vocabulary", "'☃'", "'ß'"]),
-    ("sample-length-0", S, ["--checkpoint", "{good}", "--length", "0"], ["--length", "at least 1"]),
+    ("sample-length-0", S, ["--checkpoint", "{good}", "--length", "0"], ["--length", "positive integer"]),
     ("sample-beam-too-wide", S, ["--checkpoint", "{good}", "--method", "beam", "--beam_width", "5000"],
      ["--beam_width 5000", "larger than the vocabulary"]),
     ("evaluate-missing-checkpoint", E, ["--checkpoint", "{tmp}/nothing.pt"], ["does not exist"]),
@@ -72,7 +73,7 @@ def files(tmp_path_factory):
     (tmp / "latin1.txt").write_bytes(("Schöne Grüße aus Köln, café crème. " * 80).encode("latin-1"))
     truncated = tmp / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[:5000])
-    save_checkpoint({"model_state": {}}, tmp / "part1.pt", "part1")
+    atomic_save({"kind": "part1", "format_version": 2}, tmp / "part1.pt")
     atomic_save({**state, "format_version": 99}, tmp / "newer.pt")
     return {"tmp": tmp, "book": book, "good": good, "empty": tmp / "empty.txt",
             "short": write_book(tmp / "short.txt", "Once upon a time."), "binary": tmp / "binary.bin",
@@ -144,7 +145,8 @@ def test_every_numeric_train_flag_is_range_checked(flag, value, capsys):
 
 
 @pytest.mark.parametrize("flag, value", [("--temperature", "0"), ("--temperature", "-2"), ("--beam_width", "0"),
-                                         ("--num_samples", "0"), ("--seed", "-3"), ("--method", "topk")])
+                                         ("--num_samples", "0"), ("--seed", "-3"), ("--method", "topk"),
+                                         ("--length", "0"), ("--length_norm", "-1")])
 def test_every_numeric_sample_flag_is_range_checked(flag, value, capsys):
     from part2.sample import build_parser
     with pytest.raises(SystemExit):
@@ -155,3 +157,15 @@ def test_every_numeric_sample_flag_is_range_checked(flag, value, capsys):
 def test_help_says_that_tau_multiplies_the_logits(capsys):
     from part2.sample import build_parser
     assert "MULTIPLIES" in build_parser().format_help()
+
+
+def test_every_help_shows_the_defaults_and_time_limit_is_in_seconds():
+    from part2.evaluate import build_parser as evaluate_parser
+    from part2.options import build_parser as train_parser
+    from part2.sample import build_parser as sample_parser
+    helps = {name: make().format_help() for name, make in
+             (("train", train_parser), ("sample", sample_parser), ("evaluate", evaluate_parser))}
+    assert all("(default: " in text for text in helps.values())
+    time_limit = " ".join(re.search(r"\n\s+--time_limit TIME_LIMIT(.*?)\n\s+--", helps["train"], re.S)[1].split())
+    assert "seconds" in time_limit and "minute" not in time_limit
+    assert "--quiet" in helps["train"] and "--no_progress" not in helps["train"]

@@ -22,8 +22,8 @@ def torchrun(*args):
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    return book_for_tests(tmp_path_factory.mktemp("book"))
+def book():
+    return book_for_tests()
 
 
 def val_losses(base, name):
@@ -39,22 +39,22 @@ def test_two_processes_train_like_one_with_the_same_total_batch_and_resume_exact
     rows = metric_rows(tmp_path, "ddp")
     assert len(rows) == len(set(rows)) and [r[0] for r in rows if r[1] == "val"] == ["30", "60"]
     state = load_state(tmp_path, "ddp")
-    ranks = state["rng"]["ranks"]
-    assert len(ranks) == 2 and not torch.equal(ranks[0]["batch"], ranks[1]["batch"])  # different batches
+    ranks = state["extras"]["ranks"]
+    assert len(ranks) == 2 and not torch.equal(ranks[0]["batch_rng"], ranks[1]["batch_rng"])  # different batches
 
     # one process with the same total batch (16) reaches a comparable loss
     assert train_main([*common, "--train_steps", str(STEPS), *run_dirs(tmp_path, "single")]) == 0
     ddp_loss, single_loss = val_losses(tmp_path, "ddp")[-1], val_losses(tmp_path, "single")[-1]
     print(f"validation loss after {STEPS} steps: 2 processes {ddp_loss:.4f}, 1 process {single_loss:.4f}")
     assert abs(ddp_loss - single_loss) < 0.1, (ddp_loss, single_loss)
-    assert ddp_loss < math.log(len(state["vocabulary"])) - 0.5          # it learned something
+    assert ddp_loss < math.log(len(state["extras"]["vocabulary"])) - 0.5  # it learned something
 
     # stopped at step 20 (another --train_steps) and resumed with two processes: identical weights
     part = torchrun(*common, "--train_steps", 20, *run_dirs(tmp_path, "split"))
     assert part.returncode == 0, part.stderr[-3000:]
     resumed = torchrun(*common, "--train_steps", STEPS, "--resume", *run_dirs(tmp_path, "split"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert same_weights(load_state(tmp_path, "split")["model_state"], state["model_state"])
+    assert same_weights(load_state(tmp_path, "split")["model"], state["model"])
     train_rows = [r for r in metric_rows(tmp_path, "split") if r[1] == "train"]
     assert train_rows == [r for r in rows if r[1] == "train"]
 
@@ -84,9 +84,9 @@ def test_carry_state_under_two_processes_matches_one_process_and_resumes(tmp_pat
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert train_main([*common, "--train_steps", "40", *run_dirs(tmp_path, "single")]) == 0
     ddp, single = load_state(tmp_path, "ddp"), load_state(tmp_path, "single")
-    assert [r["carried_state"][0].shape for r in ddp["rng"]["ranks"]] == [(2, 8, 24)] * 2
-    for name, value in single["model_state"].items():
-        assert torch.allclose(ddp["model_state"][name], value, atol=1e-4), name
-    h_single = single["carried_state"][0]                                    # (L, 16, H)
-    h_ddp = torch.cat([r["carried_state"][0] for r in ddp["rng"]["ranks"]], 1)
+    assert [r["carried_state"][0].shape for r in ddp["extras"]["ranks"]] == [(2, 8, 24)] * 2
+    for name, value in single["model"].items():
+        assert torch.allclose(ddp["model"][name], value, atol=1e-4), name
+    h_single = single["extras"]["ranks"][0]["carried_state"][0]             # (L, 16, H)
+    h_ddp = torch.cat([r["carried_state"][0] for r in ddp["extras"]["ranks"]], 1)
     assert torch.allclose(h_ddp, h_single, atol=1e-4)

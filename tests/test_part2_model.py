@@ -64,8 +64,16 @@ def test_bad_arguments_are_user_errors():
         TextGenerationModel(1, 1, 10, 0, 1, device="cpu")
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="CUDA is not available"):
-            TextGenerationModel(1, 1, 10, 8, 1)  # the skeleton's default device 'cuda:0'
-    assert TextGenerationModel(1, 1, 10, 8, 1, device="auto").device.type in ("cpu", "cuda")
+            TextGenerationModel(1, 1, 10, 8, 1, device="cuda:0")
+
+
+def test_model_built_without_a_device_runs_where_it_is():
+    """The skeleton's positional arguments and no device: CUDA when present, else the CPU."""
+    model = TextGenerationModel(2, 5, 10)
+    assert model.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert model.lstm_num_hidden == 256 and model.lstm_num_layers == 2
+    logits, _ = model(torch.randint(0, 10, (2, 5), device=model.device))
+    assert logits.shape == (2, 5, 10)
 
 
 def test_small_model_overfits_a_short_text():
@@ -92,7 +100,7 @@ def test_small_model_overfits_a_short_text():
 def test_carried_state_validation_reads_each_stretch_as_one_sequence():
     """evaluate_stream: chunking with a carried state equals one forward over each whole stretch,
     and it differs from scoring zero-state windows (the context is really carried)."""
-    from part2.train import evaluate, evaluate_stream
+    from part2.training import evaluate, evaluate_stream
 
     torch.manual_seed(3)
     model = TextGenerationModel(2, 10, 9, lstm_num_hidden=16, lstm_num_layers=2, device="cpu")
