@@ -30,20 +30,22 @@ from part3.plots import plot_embeddings
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "part3" / "karate"
 
 
+# The flags that define a run, one per field of karate.Config (whose defaults they show): type, help.
+CONFIG_FLAGS = {
+    "hidden": (positive_int, "hidden units of the GCN"),
+    "learning_rate": (positive_float, "Adam learning rate"),
+    "weight_decay": (nonnegative_float, "L2 penalty (Adam's weight_decay)"),
+    "dropout": (drop_probability, "dropout probability on the input and the hidden layer"),
+    "epochs": (positive_int, "full-batch training steps"),
+    "labelled_per_class": (positive_int, "labelled members per faction (the rest are held out)"),
+}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = make_parser(__doc__.splitlines()[0])
     default = karate.Config()
-    parser.add_argument("--hidden", type=positive_int, default=default.hidden, help="hidden units of the GCN")
-    parser.add_argument("--learning_rate", type=positive_float, default=default.learning_rate,
-                        help="Adam learning rate")
-    parser.add_argument("--weight_decay", type=nonnegative_float, default=default.weight_decay,
-                        help="L2 penalty (Adam's weight_decay)")
-    parser.add_argument("--dropout", type=drop_probability, default=default.dropout,
-                        help="dropout probability on the input and the hidden layer")
-    parser.add_argument("--epochs", type=positive_int, default=default.epochs,
-                        help="full-batch training steps")
-    parser.add_argument("--labelled_per_class", type=positive_int, default=default.labelled_per_class,
-                        help="labelled members per faction (the rest are held out)")
+    for name, (kind, text) in CONFIG_FLAGS.items():
+        parser.add_argument(f"--{name}", type=kind, default=getattr(default, name), help=text)
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="first seed")
     parser.add_argument("--num_seeds", type=positive_int, default=10,
                         help="runs with seeds seed, seed+1, ...")
@@ -57,21 +59,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def config_of(args: argparse.Namespace) -> karate.Config:
-    return karate.Config(hidden=args.hidden, learning_rate=args.learning_rate,
-                         weight_decay=args.weight_decay, dropout=args.dropout, epochs=args.epochs,
-                         labelled_per_class=args.labelled_per_class)
-
-
 def write_results(out: Path, args, device, runs: list[karate.Run], labels: torch.Tensor,
                   snapshots: list[int]) -> dict:
     """metrics.csv (one row per seed), history.csv (first seed), metrics.json, embedding.png."""
     results = [karate.summary(run) for run in runs]
     accuracies = torch.tensor([r["held_out_accuracy"] for r in results], dtype=torch.float64)
-    summary = {"mean": accuracies.mean().item(), "std": accuracies.std().item() if len(runs) > 1 else 0.0,
+    summary = {"mean": accuracies.mean().item(),
+               "std": accuracies.std().item() if len(runs) > 1 else 0.0,
                "min": accuracies.min().item(), "max": accuracies.max().item(), "seeds": len(runs),
                "chance": karate.CHANCE}
-    write_csv(out / "metrics.csv", [{**r, "labelled": " ".join(map(str, r["labelled"]))} for r in results],
+    write_csv(out / "metrics.csv",
+              [{**r, "labelled": " ".join(map(str, r["labelled"]))} for r in results],
               ["seed", "held_out_accuracy", "train_accuracy", "train_loss", "held_out", "labelled"])
     write_csv(out / "history.csv", runs[0].history,
               ["epoch", "train_loss", "train_accuracy", "held_out_accuracy"])
@@ -91,7 +89,8 @@ def main(argv=None) -> int:
     edge_index, labels = karate.karate_club()
     karate.split(labels, args.labelled_per_class, torch.Generator())  # a bad flag fails here ...
     out = prepare_out_dir(args.out_dir)  # ... before anything is created
-    config, snapshots = config_of(args), karate.snapshot_epochs(args.epochs, args.snapshots)
+    config = karate.Config(**{name: getattr(args, name) for name in CONFIG_FLAGS})
+    snapshots = karate.snapshot_epochs(args.epochs, args.snapshots)
     seeds = range(args.seed, args.seed + args.num_seeds)
     runs = []
     with tqdm(total=len(seeds) * (args.epochs + 1), desc="epochs", unit="epoch",
