@@ -316,7 +316,8 @@ class GCNLayer(nn.Module):
         return out + self.bias if self.bias is not None else out
 
     def __repr__(self) -> str:
-        extra = ("" if self.bias is not None else ", bias=False") + (", cached=True" if self.cached else "")
+        extra = ("" if self.bias is not None else ", bias=False")
+        extra += ", cached=True" if self.cached else ""
         return f"{type(self).__name__}({self.in_features}, {self.out_features}{extra})"
 
 
