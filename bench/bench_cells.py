@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,32 +76,41 @@ def contenders(kind: str, T: int, d: int, n: int) -> dict:
             "builtin": BuiltinClassifier(kind, d, n).copy_from(ours)}
 
 
-def make_step(model):
-    optimizer = build_optimizer(argparse.Namespace(optimizer="rmsprop", learning_rate=1e-3), model)
+class TrainingStep:
+    """One training step of ``model`` as part1/train.py takes it (RMSprop 1e-3, clipping at 10)."""
 
-    def step(x, y):
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+    def __init__(self, model) -> None:
+        self.model = model
+        self.optimizer = build_optimizer(argparse.Namespace(optimizer="rmsprop", learning_rate=1e-3),
+                                         model)
+
+    def __call__(self, x, y) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(x), y)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        optimizer.step()
-    return step
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+        self.optimizer.step()
+
+
+class SavedBytes:
+    """A saved-tensor pack hook that counts the bytes autograd keeps."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def __call__(self, tensor):
+        self.total += tensor.numel() * tensor.element_size()
+        return tensor
 
 
 def saved_bytes(model, x, y) -> int:
     """Bytes of the tensors autograd keeps for the backward of one forward."""
-    total = 0
-
-    def pack(tensor):
-        nonlocal total
-        total += tensor.numel() * tensor.element_size()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    counter = SavedBytes()
+    with torch.autograd.graph.saved_tensors_hooks(counter, lambda t: t):
         loss = F.cross_entropy(model(x), y)
     loss.backward()
     model.zero_grad(set_to_none=True)
-    return total
+    return counter.total
 
 
 def batch_of(T, d, batch):
@@ -109,13 +119,21 @@ def batch_of(T, d, batch):
     return x, digits[:, 0]
 
 
+def activation_forms(a: torch.Tensor, out: torch.Tensor) -> dict:
+    """The timed calls, each writing into ``out``: torch.tanh, torch.sigmoid, and the
+    2 sigmoid(2a) - 1 form of tanh that part1/bptt.py uses."""
+    return {"tanh": partial(torch.tanh, a, out=out), "sigmoid": partial(torch.sigmoid, a, out=out),
+            "2 sigmoid(2a) - 1": partial(tanh_via_sigmoid, a, out)}
+
+
+def tanh_via_sigmoid(a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    return torch.mul(a, 2, out=out).sigmoid_().mul_(2).sub_(1)
+
+
 def activation_costs(repeats: int = 3000) -> dict:
-    """Microseconds per call of torch.tanh and torch.sigmoid on a (128, 128) block, and of the
-    2 sigmoid(2a) - 1 form of tanh that part1/bptt.py uses (why it uses it)."""
-    a, out = torch.randn(128, 128), torch.empty(128, 128)
-    forms = {"tanh": lambda: torch.tanh(a, out=out),
-             "sigmoid": lambda: torch.sigmoid(a, out=out),
-             "2 sigmoid(2a) - 1": lambda: torch.mul(a, 2, out=out).sigmoid_().mul_(2).sub_(1)}
+    """Microseconds per call of each of :func:`activation_forms` on a (128, 128) block (why bptt.py
+    takes tanh through the sigmoid)."""
+    forms = activation_forms(torch.randn(128, 128), torch.empty(128, 128))
     costs = {}
     for name, call in forms.items():
         for _ in range(50):
@@ -131,7 +149,7 @@ def peak_step_memory_mb(name, kind, T, d, n, batch) -> float:
     """In this (fresh) process: how far one training step raises the peak resident memory."""
     torch.manual_seed(0)
     model = contenders(kind, T, d, n)[name]
-    step = make_step(model)
+    step = TrainingStep(model)
     x, y = batch_of(T, d, batch)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     for _ in range(2):  # the optimizer's state appears at the first step
@@ -167,7 +185,7 @@ def peak_memory_rows(args) -> list[dict]:
 def bench_config(kind, T, d, n, batch, warmup, repeats) -> dict:
     torch.manual_seed(0)
     models = contenders(kind, T, d, n)
-    steps = {name: make_step(m) for name, m in models.items()}
+    steps = {name: TrainingStep(m) for name, m in models.items()}
     x, y = batch_of(T, d, batch)
     times = {name: [] for name in models}
     for r in range(warmup + repeats):
