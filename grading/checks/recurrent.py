@@ -1,0 +1,206 @@
+"""Checks of the part-1 models ``VanillaRNN`` and ``LSTM``: building, the input forms accepted,
+the parameter count, gradients and the T = 5 sanity run of question 1.3.
+
+Students feed the digits in several forms; every check finds the forms a model accepts (an output of
+shape ``(B, num_classes)``) and uses the first in :data:`VARIANTS`, so nothing beyond the skeleton's
+``(batch, seq_length)`` batches is required.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .common import (SOFTMAX_HINT, CheckFailed, construct, describe, first_output, looks_like_softmax,
+                     student_class)
+from .palindromes import reference_palindromes
+
+CLASSES = {"rnn": ("vanilla_rnn", "VanillaRNN"), "lstm": ("lstm", "LSTM")}
+NUM_CLASSES, HIDDEN, BATCH, STEPS = 10, 7, 3, 6  # small and pairwise different, so shapes tell apart
+
+# The sanity run (question 1.3): the grader's data and loop, the student's model. This repository's
+# models reach 99% in 25-300 steps with every input form (measured over 4 seeds), so the budget
+# leaves a wide margin; a model evaluated every EVAL_EVERY steps stops as soon as it gets there.
+SANITY = dict(T=5, hidden=64, batch=128, lr=3e-3, max_steps=1000, eval_every=25, test_size=1000,
+              clip=10.0, target=0.99, seed=0)
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    input_dim: int
+    encode: Callable[[torch.Tensor], torch.Tensor]  # digits (B, T) int64 -> the model's input
+
+
+VARIANTS = (
+    Variant("one-hot (B, T, 10) with input_dim=10", 10, lambda d: F.one_hot(d, 10).float()),
+    Variant("(B, T, 1) digits with input_dim=1", 1, lambda d: d.float().unsqueeze(-1)),
+    Variant("(B, T) digits with input_dim=1", 1, lambda d: d.float()),
+    Variant("(B, T) digit indices with input_dim=10", 10, lambda d: d),
+)
+
+
+def model_class(kind: str) -> type:
+    module, name = CLASSES[kind]
+    cls = student_class("part1", module, name)
+    if not issubclass(cls, nn.Module):
+        raise CheckFailed(f"{name} is not a torch.nn.Module")
+    return cls
+
+
+def build(cls: type, input_dim: int, hidden: int = HIDDEN, seq_length: int = STEPS) -> nn.Module:
+    """The skeleton's ``cls(seq_length, input_dim, num_hidden, num_classes, device)``."""
+    arguments = dict(seq_length=seq_length, input_dim=input_dim, num_hidden=hidden,
+                     num_classes=NUM_CLASSES, device="cpu")
+    return construct(cls, arguments, extras={"batch_size": BATCH})
+
+
+def sample_digits(batch: int = BATCH, steps: int = STEPS, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 10, (batch, steps), generator=torch.Generator().manual_seed(seed))
+
+
+def try_variant(cls: type, variant: Variant, digits: torch.Tensor):
+    """``(model, output)`` when ``variant`` gives logits ``(B, num_classes)``, else the reason."""
+    try:
+        model = build(cls, variant.input_dim)
+        output = first_output(model(variant.encode(digits)))
+    except CheckFailed as exc:
+        return str(exc)
+    except Exception as exc:
+        return describe(exc)
+    expected = (digits.shape[0], NUM_CLASSES)
+    if tuple(output.shape) != expected:
+        time_major = " (is the first dimension read as time? batches are (B, T))" \
+            if output.shape[:1] == (digits.shape[1],) else ""
+        return f"output {tuple(output.shape)}, expected {expected}{time_major}"
+    return model, output
+
+
+def find_variants(cls: type):
+    """All input forms with their outcome: ``[(variant, (model, output) or reason)]``."""
+    digits = sample_digits()
+    return [(variant, try_variant(cls, variant, digits)) for variant in VARIANTS]
+
+
+def no_form_accepted(outcomes) -> CheckFailed:
+    reasons = "; ".join(f"{v.label}: {r}" for v, r in outcomes[1:3])  # the skeleton's input_dim=1 forms
+    return CheckFailed(f"no input form gives logits (B, {NUM_CLASSES}): {reasons}")
+
+
+def first_variant(kind: str):
+    """The first input form the model accepts: ``(variant, model)``; fails when none does."""
+    outcomes = find_variants(model_class(kind))
+    for variant, outcome in outcomes:
+        if isinstance(outcome, tuple):
+            return variant, outcome[0]
+    raise no_form_accepted(outcomes)
+
+
+def check_builds(ctx) -> str:
+    cls = model_class(ctx.kind)
+    sizes = [sum(p.numel() for p in build(cls, d).parameters()) for d in (1, 10)]
+    return (f"{cls.__name__}(seq_length, input_dim, num_hidden={HIDDEN}, num_classes={NUM_CLASSES}, "
+            f"device='cpu') builds with input_dim 1 and 10 ({sizes[0]} and {sizes[1]} parameters)")
+
+
+def check_shapes(ctx) -> str:
+    outcomes = find_variants(model_class(ctx.kind))
+    accepted = [(v, o[1]) for v, o in outcomes if isinstance(o, tuple)]
+    if not accepted:
+        raise no_form_accepted(outcomes)
+    labels = ", ".join(v.label for v, _ in accepted)
+    note = f"; note: {SOFTMAX_HINT}" if looks_like_softmax(accepted[0][1]) else ""
+    return f"output (B, {NUM_CLASSES}) for {labels}{note}"
+
+
+def expected_count(kind: str, D: int, H: int = HIDDEN, C: int = NUM_CLASSES) -> int:
+    cell = H * D + H * H + H
+    return (cell if kind == "rnn" else 4 * cell) + C * H + C
+
+
+def check_param_count(ctx) -> str:
+    variant, model = first_variant(ctx.kind)
+    D, H, C = variant.input_dim, HIDDEN, NUM_CLASSES
+    found = sum(p.numel() for p in model.parameters())
+    expected = expected_count(ctx.kind, D)
+    formula = "H·D + H·H + H + C·H + C" if ctx.kind == "rnn" else "4(H·D + H·H + H) + C·H + C"
+    if found == expected:
+        return f"{found} parameters = {formula} with D={D}, H={H}, C={C}"
+    gates = 1 if ctx.kind == "rnn" else 4
+    hint = (" — one bias vector too many per gate: nn.RNN/nn.LSTM keep two (b_ih and b_hh), the "
+            "assignment has one" if found - expected == gates * H else "")
+    listing = ", ".join(f"{n} {tuple(p.shape)}" for n, p in model.named_parameters())
+    raise CheckFailed(f"{found} parameters, expected {expected} = {formula} with D={D}, H={H}, C={C}"
+                      f"{hint}; found: {listing}")
+
+
+@torch.no_grad()
+def randomise(model: nn.Module, std: float = 0.5) -> None:
+    """Values everywhere (biases too), so that an unused parameter shows as an exactly zero gradient."""
+    generator = torch.Generator().manual_seed(1)
+    for parameter in model.parameters():
+        parameter.copy_(torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype) * std)
+
+
+def check_gradients(ctx) -> str:
+    variant, model = first_variant(ctx.kind)
+    digits, targets = sample_digits(), torch.arange(BATCH) % NUM_CLASSES
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise CheckFailed("a parameter holds NaN or inf right after construction "
+                          "(torch.empty or torch.Tensor(n, m) without an initialisation?)")
+    if not torch.isfinite(first_output(model(variant.encode(digits)))).all():
+        raise CheckFailed("the output holds NaN or inf with the model's own initialisation")
+    randomise(model)
+    F.cross_entropy(first_output(model(variant.encode(digits))), targets).backward()
+    problems = []
+    for name, parameter in model.named_parameters():
+        if parameter.grad is None:
+            problems.append(f"{name} gets no gradient")
+        elif not torch.isfinite(parameter.grad).all():
+            problems.append(f"{name}'s gradient holds NaN or inf")
+        elif not parameter.grad.any():
+            problems.append(f"{name}'s gradient is exactly zero")
+    if problems:
+        raise CheckFailed("; ".join(problems) + ": is it used in forward (not through .data, .detach() "
+                          "or a copy made in __init__)?")
+    return f"all {len(list(model.parameters()))} parameters get finite, non-zero gradients"
+
+
+def accuracy(model: nn.Module, variant: Variant, digits: torch.Tensor, targets: torch.Tensor) -> float:
+    model.eval()
+    with torch.no_grad():
+        predictions = first_output(model(variant.encode(digits))).argmax(-1)
+    model.train()
+    return (predictions == targets).double().mean().item()
+
+
+def check_sanity(ctx) -> str:
+    variant, _ = first_variant(ctx.kind)
+    s = SANITY
+    torch.manual_seed(s["seed"])
+    model = build(model_class(ctx.kind), variant.input_dim, hidden=s["hidden"], seq_length=s["T"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+    train = torch.Generator().manual_seed(s["seed"])
+    test_x, test_y = reference_palindromes(s["test_size"], s["T"], torch.Generator().manual_seed(12345))
+    acc, step = 0.0, 0
+    for step in range(1, s["max_steps"] + 1):
+        digits, targets = reference_palindromes(s["batch"], s["T"], train)
+        loss = F.cross_entropy(first_output(model(variant.encode(digits))), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), s["clip"])
+        optimizer.step()
+        if step % s["eval_every"] == 0:
+            acc = accuracy(model, variant, test_x, test_y)
+            if acc >= s["target"]:
+                break
+    recipe = (f"Adam lr {s['lr']:g}, batch {s['batch']}, num_hidden {s['hidden']}, input "
+              f"{variant.label}, T={s['T']}")
+    if acc >= s["target"]:
+        return f"{acc:.1%} held-out accuracy after {step} steps ({recipe})"
+    hint = f"; {SOFTMAX_HINT}" if looks_like_softmax(first_output(model(variant.encode(test_x[:8])))) else ""
+    raise CheckFailed(f"{acc:.1%} held-out accuracy after {s['max_steps']} steps ({recipe}); this "
+                      f"repository's model needs at most 300; is p(T) read from the last step?{hint}")

@@ -1,0 +1,128 @@
+"""Checks of the part-2 ``TextGenerationModel``: the layout of its inputs and outputs, and that it
+learns from a small text with the grader's own training loop.
+
+Students feed ``(B, T)`` index batches or time-major ``(T, B)`` ones and return ``(B, T, V)`` or
+``(T, B, V)`` logits, sometimes with the LSTM state as a second output. The layout is found from
+the shapes and confirmed by causality: changing the input of sequence b at step t may change only
+the outputs of sequence b at steps >= t, which tells the time axis from the batch axis.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from .common import SOFTMAX_HINT, CheckFailed, construct, describe, first_output, looks_like_softmax, student_class
+from .text import TEXT
+
+SHAPE = dict(batch=4, steps=7, vocab=13, hidden=16, layers=2)  # batch != steps: the axes tell apart
+# The grader's training run: this repository's model ends about 1 nat below the text's character
+# entropy (what a model that ignores its inputs can reach) well within the budget.
+TRAINING = dict(hidden=64, layers=2, batch=32, steps=30, lr=1e-2, updates=150, margin=0.5, seed=0)
+
+
+@dataclass(frozen=True)
+class Layout:
+    label: str
+    time_major: bool  # feed (T, B) instead of (B, T)
+
+
+LAYOUTS = (Layout("(B, T) indices", False), Layout("time-major (T, B) indices", True))
+
+
+def build(vocab: int, hidden: int, layers: int, batch: int, steps: int):
+    cls = student_class("part2", "model", "TextGenerationModel")
+    return construct(cls, dict(batch_size=batch, seq_length=steps, vocabulary_size=vocab,
+                               lstm_num_hidden=hidden, lstm_num_layers=layers, device="cpu"))
+
+
+def logits(model, layout: Layout, x: torch.Tensor, vocab: int):
+    """The model's logits for x ``(B, T)`` as ``(B, T, V)``, and how they came out."""
+    output = first_output(model(x.t() if layout.time_major else x))
+    B, T = x.shape
+    if tuple(output.shape) == (B, T, vocab):
+        return output, "(B, T, V)"
+    if tuple(output.shape) == (T, B, vocab):
+        return output.transpose(0, 1), "time-major (T, B, V)"
+    raise CheckFailed(f"output {tuple(output.shape)} for input {tuple(x.t().shape if layout.time_major else x.shape)}"
+                      f"; expected (B, T, V) = {(B, T, vocab)} or (T, B, V)")
+
+
+def causal(model, layout: Layout, x: torch.Tensor, vocab: int) -> bool:
+    """Whether a change of sequence 1 at step 3 reaches exactly its own outputs from step 3 on."""
+    with torch.no_grad():
+        before, _ = logits(model, layout, x, vocab)
+        changed = x.clone()
+        changed[1, 3] = (x[1, 3] + 1) % vocab
+        after, _ = logits(model, layout, changed, vocab)
+    moved = (after - before).abs().amax(-1) > 1e-6  # (B, T)
+    allowed = torch.zeros_like(moved)
+    allowed[1, 3:] = True
+    return bool(moved[1, 3]) and not bool((moved & ~allowed).any())
+
+
+def find_layout(model, vocab: int, batch: int, steps: int):
+    """``(layout, output label)`` of the first input layout that gives causal logits."""
+    model.eval()  # dropout off: the causality test compares two runs
+    x = torch.randint(0, vocab, (batch, steps), generator=torch.Generator().manual_seed(0))
+    reasons = []
+    for layout in LAYOUTS:
+        try:
+            _, label = logits(model, layout, x, vocab)
+            if causal(model, layout, x, vocab):
+                return layout, label
+            reasons.append(f"{layout.label}: a change at one step moves outputs of earlier steps or of "
+                           "other sequences (batch and time axes mixed up?)")
+        except CheckFailed as exc:
+            reasons.append(f"{layout.label}: {exc}")
+        except Exception as exc:
+            reasons.append(f"{layout.label}: {describe(exc)}")
+    raise CheckFailed("; ".join(reasons))
+
+
+def check_shapes(ctx) -> str:
+    s = SHAPE
+    model = build(s["vocab"], s["hidden"], s["layers"], s["batch"], s["steps"])
+    layout, label = find_layout(model, s["vocab"], s["batch"], s["steps"])
+    x = torch.randint(0, s["vocab"], (s["batch"], s["steps"]), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        output, _ = logits(model, layout, x, s["vocab"])
+    note = f"; note: {SOFTMAX_HINT}" if looks_like_softmax(output) else ""
+    return f"input {layout.label} -> logits {label}, causal in time{note}"
+
+
+def entropy(text: str) -> float:
+    """The text's character entropy in nats: the loss of a model that ignores its inputs."""
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log(n / len(text)) for n in counts.values())
+
+
+def check_loss_falls(ctx) -> str:
+    s = TRAINING
+    vocab = sorted(set(TEXT))
+    data = torch.tensor([vocab.index(ch) for ch in TEXT])
+    torch.manual_seed(s["seed"])
+    model = build(len(vocab), s["hidden"], s["layers"], s["batch"], s["steps"])
+    layout, _ = find_layout(model, len(vocab), s["batch"], s["steps"])
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+    generator, losses = torch.Generator().manual_seed(s["seed"]), []
+    for _ in range(s["updates"]):
+        starts = torch.randint(0, len(data) - s["steps"] - 1, (s["batch"],), generator=generator)
+        windows = data[starts[:, None] + torch.arange(s["steps"] + 1)]  # (B, T + 1)
+        output, _ = logits(model, layout, windows[:, :-1], len(vocab))
+        loss = F.cross_entropy(output.reshape(-1, len(vocab)), windows[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    start, end, goal = losses[0], sum(losses[-10:]) / 10, entropy(TEXT) - s["margin"]
+    recipe = f"{s['updates']} Adam steps, lr {s['lr']:g}, batch {s['batch']}x{s['steps']}, {s['hidden']} hidden"
+    if end < goal:
+        return f"loss {start:.2f} -> {end:.2f} nats, below {goal:.2f} (entropy - {s['margin']:g}; {recipe})"
+    raise CheckFailed(f"loss {start:.2f} -> {end:.2f} nats ({recipe}); a model that ignores its inputs reaches "
+                      f"the text's entropy {entropy(TEXT):.2f}, expected below {goal:.2f}: are the inputs fed "
+                      "to the LSTM and the outputs aligned with the targets?")
