@@ -97,9 +97,10 @@ def test_small_model_overfits_a_short_text():
     assert (model(x)[0].argmax(-1) == y).float().mean() > 0.97
 
 
-def test_carried_state_validation_reads_each_stretch_as_one_sequence():
-    """evaluate_stream: chunking with a carried state equals one forward over each whole stretch,
-    and it differs from scoring zero-state windows (the context is really carried)."""
+def test_validation_scores_windows_from_zero_and_stretches_with_a_carried_state():
+    """evaluate: the mean cross-entropy of zero-state windows, whatever the chunking; evaluate_stream:
+    chunking with a carried state equals one forward over each whole stretch, and it differs from
+    scoring zero-state windows (the context is really carried)."""
     from part2.training import evaluate, evaluate_stream
 
     torch.manual_seed(3)
@@ -112,7 +113,12 @@ def test_carried_state_validation_reads_each_stretch_as_one_sequence():
     expected = F.cross_entropy(logits.reshape(-1, 9), y.reshape(-1)).item()
     assert loss == pytest.approx(expected, rel=1e-6)
     assert acc == pytest.approx((logits.argmax(-1) == y).float().mean().item())
-    windows, _ = evaluate(model, ids[:100].view(10, 10), ids[1:101].view(10, 10))
+    wx, wy = ids[:100].view(10, 10), ids[1:101].view(10, 10)
+    windows, windows_acc = evaluate(model, wx, wy, chunk=3)                    # chunks of 3, 3, 3, 1
+    with torch.no_grad():
+        logits, _ = model(wx)                                                  # (10, 10, 9), zero states
+    assert windows == pytest.approx(F.cross_entropy(logits.reshape(-1, 9), wy.reshape(-1)).item(), rel=1e-6)
+    assert windows_acc == pytest.approx((logits.argmax(-1) == wy).float().mean().item())
     assert abs(windows - loss) > 1e-6
     too_short = evaluate_stream(model, ids[:2], streams=2)  # fewer characters than stretches
     assert all(v != v for v in too_short)  # NaN, as evaluate() gives for an empty set

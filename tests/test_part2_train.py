@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import signal
 import subprocess
@@ -109,6 +110,8 @@ def test_resume_after_train_steps_equals_uninterrupted(tmp_path, book, reference
     assert load_state(tmp_path, "split")["step"] == 133
     assert train_main([*args, "--resume", "--train_steps", str(STEPS)]) == 0
     assert_ends_like_the_reference(tmp_path, "split", reference)
+    # and the reference learned to predict the next character (far below a uniform guess, ln 80 = 4.38)
+    assert read_result(reference, "reference")["best_val_loss"] < math.log(80) - 1.0
 
 
 def test_sigterm_at_a_chosen_step_saves_and_resume_equals_uninterrupted(tmp_path, book, reference, monkeypatch,
