@@ -44,7 +44,7 @@ _stopping = threading.Event()  # set on Ctrl-C: no new check starts
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 120.0   # seconds of wall time per check
-    memory_gb: float = 4.0   # address space per check (RLIMIT_AS)
+    memory_gb: float = 3.0   # address space per check (RLIMIT_AS)
 
 
 @dataclass(frozen=True)

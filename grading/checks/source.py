@@ -67,20 +67,24 @@ def dotted_name(node: ast.AST) -> str | None:
     return ".".join([node.id, *reversed(parts)])
 
 
-def uses(path: Path, root: Path) -> list[str]:
-    """``part1/lstm.py:12 nn.LSTM`` for every forbidden name the file refers to."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+def forbidden_uses(tree: ast.AST) -> list[tuple[int, str]]:
+    """``(line, name as written)`` for every reference to a forbidden name, aliases resolved."""
     names = aliases(tree)
     found = set()
     for node in ast.walk(tree):
-        written = dotted_name(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+        written = dotted_name(node)
         if written is None:
             continue
         head, _, rest = written.partition(".")
-        resolved = ".".join(filter(None, [names.get(head, head), rest]))
-        if forbidden(resolved):
+        if forbidden(".".join(filter(None, [names.get(head, head), rest]))):
             found.add((node.lineno, written))
-    return [f"{path.relative_to(root)}:{line} {written}" for line, written in sorted(found)]
+    return sorted(found)
+
+
+def uses(path: Path, root: Path) -> list[str]:
+    """``part1/lstm.py:12 nn.LSTM`` for every forbidden name the file refers to."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [f"{path.relative_to(root)}:{line} {written}" for line, written in forbidden_uses(tree)]
 
 
 def local_imports(path: Path, root: Path) -> set[Path]:
