@@ -4,8 +4,9 @@
 drawn from the TextDataset with its generator, forward, mean cross-entropy, backward, gradient
 clipping, Adam, learning-rate schedule, device-side loss/accuracy sums and NaN watch). "Plain" is the loop a
 student would write: random windows, nn.Embedding + nn.LSTM + nn.Linear, cross-entropy, backward,
-clipping, Adam. Both use the default part-2 shapes (batch 64, seq 30, hidden 128, 2 layers,
-embedding 64, vocabulary 80) and run interleaved (one step each, in turn) after a warm-up; we report
+clipping, Adam. Both train on the default book shipped in assets/ (vocabulary 80; or the
+``--txt_file`` of ``--train_args``) with the default part-2 shapes (batch 64, seq 30, hidden 128,
+2 layers, embedding 64) and run interleaved (one step each, in turn) after a warm-up; we report
 median and min-max step time, characters per second and the ratio ours / plain.
 
     python bench/bench_part2_train.py             # 200 timed steps each
@@ -20,7 +21,6 @@ import json
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,12 +35,14 @@ from torch.nn import functional as F
 from common.args import make_parser, positive_int
 from common.optim import make_optimizer
 from common.runtime import environment_info, run_main, seed_everything
+from assets.gutenberg import SHIPPED
 from part2.dataset import TextDataset
 from part2.model import build_model
 from part2.options import parse_args
 from part2.training import RunState, Trainer, WindowBatches, explode_limit
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SHIPPED_BOOK = SHIPPED["grimm"]  # the default book (train.py's --txt_file in --train_args replaces it)
 TARGET = 1.05
 
 
@@ -56,20 +58,10 @@ class PlainModel(nn.Module):
         return self.output(out)                 # (B, T, V)
 
 
-def synthetic_book(path: Path, n_chars: int, vocab: int) -> Path:
-    """Random text over ``vocab`` distinct characters (throughput does not depend on the text)."""
-    g = torch.Generator().manual_seed(0)
-    alphabet = [chr(c) for c in range(0x21, 0x21 + vocab)]
-    ids = torch.randint(0, vocab, (n_chars,), generator=g).tolist()
-    path.write_text("".join(alphabet[i] for i in ids), encoding="utf-8")
-    return path
-
-
 def run(opts) -> dict:
     seed_everything(0)
     args, _ = parse_args(shlex.split(opts.train_args))   # default part-2 configuration unless flags given
-    with tempfile.TemporaryDirectory() as tmp:
-        dataset = TextDataset(synthetic_book(Path(tmp) / "book.txt", 200_000, opts.vocab), args.seq_length)
+    dataset = TextDataset(args.txt_file or SHIPPED_BOOK, args.seq_length)
     device = torch.device("cpu")
     ours = build_model(dataset.vocab_size, vars(args), device)
     opt = make_optimizer(args.optimizer, ours.parameters(), args.learning_rate)
@@ -128,7 +120,6 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="few steps (CI smoke test)")
     parser.add_argument("--steps", type=positive_int, default=200, help="timed steps per contender")
     parser.add_argument("--warmup", type=positive_int, default=10, help="untimed steps per contender")
-    parser.add_argument("--vocab", type=positive_int, default=80, help="vocabulary size (Grimm: 80)")
     parser.add_argument("--threads", type=positive_int, default=None, help="torch threads; None: torch's default")
     parser.add_argument("--train_args", default="",
                         help="part2/train.py flags for our loop, e.g. \"--preset best\" (the plain loop takes "
