@@ -14,8 +14,8 @@ from torch.nn import functional as F
 
 from part2.dataset import TextDataset, TextStreams
 
-# Offsets of the seeds of the two generators of a run (any fixed values would do; kept from the
-# first version so that runs stay comparable).
+# Offsets of the seeds of a run's two generators from --seed: any fixed values would do, but changing
+# them changes every run of a given seed.
 BATCH_SEED_STRIDE, SAMPLE_SEED_OFFSET = 7919, 1
 
 
@@ -24,7 +24,8 @@ class RunState:
     """Everything about a run that changes while it trains, besides weights, optimizer and schedule.
 
     :func:`part2.checkpoints.save_run` writes it into a checkpoint and
-    :func:`part2.checkpoints.restore_run` reads it back; nothing else of a run needs saving.
+    :func:`part2.checkpoints.restore_run` reads it back, together with torch's global RNG (which
+    dropout draws from); nothing else of a run needs saving.
     """
     batch_gen: torch.Generator    # draws the training windows (this process's own)
     sample_gen: torch.Generator   # draws the samples written during training
