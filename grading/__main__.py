@@ -89,11 +89,15 @@ def main(argv=None) -> None:
 
 
 def run() -> None:
-    """``main`` with one-line errors: exit 2 for the user's mistakes, 130 on Ctrl-C."""
+    """``main`` with one-line errors: exit 2 for the user's mistakes (and files that cannot be
+    written), 130 on Ctrl-C."""
     try:
         main()
     except GradingError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except OSError as exc:  # e.g. an --out_dir or --json that cannot be written
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         sandbox.stop_all()

@@ -43,7 +43,10 @@ def limit(memory_bytes: int, log) -> None:
     os.dup2(log.fileno(), 2)
     faulthandler.enable(log)  # a segfault leaves the Python stack in the log
     faulthandler.register(signal.SIGUSR1, log, all_threads=True)  # the parent asks before a kill
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ValueError, OSError):
+        pass  # macOS refuses RLIMIT_AS: there only the time limit holds (grading/README.md)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     torch.set_num_threads(1)
 
@@ -63,7 +66,9 @@ def run(target: str, context: Context) -> dict:
     except SystemExit as exc:
         return {"status": "fail", "message": f"the code called sys.exit({exc.code!r}){student_frame(exc)}"}
     except BaseException as exc:
-        return {"status": "fail", "message": describe(exc)}
+        where = "" if student_frame(exc) else " (raised outside the submission's files: a method or " \
+                                               "attribute the skeleton has is missing, or a grader bug)"
+        return {"status": "fail", "message": describe(exc) + where}
 
 
 def child_main(root: str, part: str, target: str, kind: str, workdir: str, memory_bytes: int) -> None:

@@ -45,7 +45,11 @@ def fingerprint(root: Path, checks: list[Check], limits: sandbox.Limits) -> str:
     digest = hashlib.sha256(json.dumps([[c.name for c in checks], asdict(limits)]).encode())
     for base in (root, PACKAGE):
         for relative in sandbox.submission_files(base):
-            digest.update(str(relative).encode() + b"\0" + (base / relative).read_bytes() + b"\0")
+            try:
+                content = (base / relative).read_bytes()
+            except OSError:  # unreadable: the check that needs it will say so
+                content = b"unreadable"
+            digest.update(str(relative).encode() + b"\0" + content + b"\0")
     return digest.hexdigest()
 
 

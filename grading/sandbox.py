@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grading import GradingError
 from grading.registry import Check
 from grading.zygote import Zygote
 
@@ -119,10 +120,11 @@ def _interpret(exitcode: int | None, timed_out: bool, workdir: Path, root: Path,
     where = student_line(log, root.resolve())
     if timed_out:
         return "fail", f"stopped after {limits.timeout:g} s (the time limit per check){where}"
-    result = workdir / "result.json"
-    if result.exists():
-        outcome = json.loads(result.read_text(encoding="utf-8"))
+    try:
+        outcome = json.loads((workdir / "result.json").read_text(encoding="utf-8"))
         return outcome["status"], outcome["message"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no result (or not the child's): say how the process ended
     if exitcode is not None and exitcode < 0 and -exitcode in signal.valid_signals():
         return "fail", f"the process crashed with {signal.Signals(-exitcode).name}{where}"
     return "fail", f"the process exited with code {exitcode} before the check finished (os._exit() or a crash){where}"
@@ -135,9 +137,15 @@ def run_check(submission: Path, check: Check, limits: Limits) -> Outcome:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         workdir = Path(tmp)
-        root = copy_submission(submission, workdir / "submission")
+        try:
+            root = copy_submission(submission, workdir / "submission")
+        except (OSError, shutil.Error) as exc:
+            return Outcome("fail", f"cannot copy the submission: {' '.join(str(exc).split())[:300]}", 0.0)
         memory = int(limits.memory_gb * 2**30)
-        child = zygote().fork(str(root), check.part, check.target, check.kind, tmp, memory)
+        try:
+            child = zygote().fork(str(root), check.part, check.target, check.kind, tmp, memory)
+        except RuntimeError as exc:
+            raise GradingError(str(exc)) from None
         _running.add(child.pid)
         try:
             timed_out = not child.wait(limits.timeout)

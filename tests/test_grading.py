@@ -126,7 +126,8 @@ def test_a_hang_or_a_crash_costs_only_its_check(tmp_path, crash):
     root = tmp_path / "submission"
     shutil.copytree(STYLE_B, root)
     plant(root, "part1/vanilla_rnn.py", "import torch\n", "import os, signal, sys\nimport torch\n")
-    plant(root, "part1/vanilla_rnn.py", "        x = x.t().unsqueeze(-1)", f"        {statement}\n        x = x.t().unsqueeze(-1)")
+    first = "        x = x.t().unsqueeze(-1)"  # the statement lands on line 19, after the added import
+    plant(root, "part1/vanilla_rnn.py", first, f"        {statement}\n{first}")
     result = grade(root, only="rnn_shapes,palindromes", limits=Limits(timeout=2, memory_gb=3))
     assert failed(result) == {"rnn_shapes"}
     for fragment in fragments:
@@ -194,8 +195,9 @@ def test_a_rubric_with_an_unknown_check_is_one_line_error(tmp_path):
 def test_help_shows_every_default():
     proc = run_script("-m", "grading", "--help")
     assert proc.returncode == 0
-    for default in ("(default: 120.0)", "(default: 3.0)", "(default: 1)", "(default: results/grading)", "(default: all)"):
-        assert default in " ".join(proc.stdout.split())
+    shown = " ".join(proc.stdout.split())
+    for default in ("120.0", "3.0", "1", "results/grading", "all", "grading/rubric.toml"):
+        assert f"{default})" in shown
 
 
 def test_the_default_rubric_gives_100_points_for_every_check():

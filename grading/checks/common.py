@@ -112,8 +112,8 @@ def first_output(output) -> torch.Tensor:
 
 def looks_like_softmax(output: torch.Tensor) -> bool:
     """Rows of non-negative numbers summing to 1: probabilities where logits were expected."""
-    output = output.detach().double()
-    return bool((output >= 0).all() and torch.allclose(output.sum(-1), torch.ones(()), atol=1e-4))
+    sums = output.detach().double().sum(-1)
+    return bool((output >= 0).all() and torch.allclose(sums, torch.ones_like(sums), atol=1e-4))
 
 
 SOFTMAX_HINT = ("the outputs are probabilities (rows sum to 1): you might be applying a softmax on the "

@@ -55,7 +55,10 @@ def chars(text: str) -> str:
 
 def vocabulary(dataset) -> str:
     """The characters in index order: ``convert_to_string([i])`` for every ``i < vocab_size``."""
-    size = dataset.vocab_size() if callable(dataset.vocab_size) else dataset.vocab_size
+    size = getattr(dataset, "vocab_size", None)
+    if size is None:
+        raise CheckFailed("TextDataset has no vocab_size (the skeleton's property)")
+    size = size() if callable(size) else size
     vocab = []
     for index in range(int(size)):
         try:

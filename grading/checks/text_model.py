@@ -51,8 +51,9 @@ def logits(model, layout: Layout, x: torch.Tensor, vocab: int):
                       f"; expected (B, T, V) = {(B, T, vocab)} or (T, B, V)")
 
 
-def causal(model, layout: Layout, x: torch.Tensor, vocab: int) -> bool:
-    """Whether a change of sequence 1 at step 3 reaches exactly its own outputs from step 3 on."""
+def causal(model, layout: Layout, x: torch.Tensor, vocab: int) -> str:
+    """What is wrong when sequence 1 is changed at step 3 (only its own outputs from step 3 on may
+    move, and the one at step 3 must), or "" when nothing is."""
     with torch.no_grad():
         before, _ = logits(model, layout, x, vocab)
         changed = x.clone()
@@ -61,7 +62,12 @@ def causal(model, layout: Layout, x: torch.Tensor, vocab: int) -> bool:
     moved = (after - before).abs().amax(-1) > 1e-6  # (B, T)
     allowed = torch.zeros_like(moved)
     allowed[1, 3:] = True
-    return bool(moved[1, 3]) and not bool((moved & ~allowed).any())
+    if (moved & ~allowed).any():
+        return "a change at one step moves outputs of earlier steps or of other sequences " \
+               "(batch and time axes mixed up, or a bidirectional LSTM?)"
+    if not moved[1, 3]:
+        return "a change of the input changes no output at its step: is the input fed to the LSTM?"
+    return ""
 
 
 def find_layout(model, vocab: int, batch: int, steps: int):
@@ -72,10 +78,10 @@ def find_layout(model, vocab: int, batch: int, steps: int):
     for layout in LAYOUTS:
         try:
             _, label = logits(model, layout, x, vocab)
-            if causal(model, layout, x, vocab):
+            problem = causal(model, layout, x, vocab)
+            if not problem:
                 return layout, label
-            reasons.append(f"{layout.label}: a change at one step moves outputs of earlier steps or of "
-                           "other sequences (batch and time axes mixed up?)")
+            reasons.append(f"{layout.label}: {problem}")
         except CheckFailed as exc:
             reasons.append(f"{layout.label}: {exc}")
         except Exception as exc:
