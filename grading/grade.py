@@ -37,6 +37,9 @@ def find_root(path: Path) -> tuple[Path, str]:
              if _has_parts(d) and not any(p.startswith((".", "__")) for p in d.relative_to(path).parts)]
     if len(inner) == 1:
         return inner[0], f"graded {inner[0].relative_to(path)}/, the folder inside that holds the parts"
+    if inner:
+        names = ", ".join(str(d.relative_to(path)) for d in inner[:4])
+        return path, f"several folders inside hold the parts ({names}): pass one, or --batch for a folder of them"
     return path, "no part1/ or part2/ folder found"
 
 
