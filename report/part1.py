@@ -171,13 +171,11 @@ def collect_grads(ctx: Context) -> None:
     c = ctx.cache("grads")
     put_figure(ctx, c / "curves" / "grads_over_time.png", "grads_over_time.png")
     put_file(ctx, c / "curves" / "grads_over_time.csv", "grads_over_time.csv")
-    curves = read_csv(c / "curves" / "grads_over_time.csv")  # one row per t, one column per curve
-    first_row, last_row = curves[0], curves[-1]
+    curves = read_json(need(c / "curves" / "grads_over_time.json"))["curves"]
     rows, values = [], {}
-    for name in [k for k in first_row if k != "t"]:
-        first, last = float(first_row[name]), float(last_row[name])
-        ratio = first / last if last else float("nan")
-        rows.append([name, f"{last:.2e}", f"{first:.2e}", f"{ratio:.1e}",
+    for name, curve in curves.items():
+        ratio = curve["ratio"]
+        rows.append([name, f"{curve['last']:.2e}", f"{curve['first']:.2e}", f"{ratio:.1e}",
                      f"{math.log10(ratio):.1f}" if ratio > 0 else "-"])
         values[f"grads.ratio_{_curve_slug(name)}"] = f"{ratio:.1e}"
     put_table(ctx, "grads_summary.md", markdown_table(
@@ -190,7 +188,7 @@ def collect_grads(ctx: Context) -> None:
                            f"{result['train_seconds']:.0f}"])
         values[f"{key}_trained_accuracy"] = pct(result["test_accuracy"])
         values[f"{key}_trained_steps"] = str(result["steps"])
-        ratio = float(first_row[f"{model} trained"]) / float(last_row[f"{model} trained"])
+        ratio = curves[f"{model} trained"]["ratio"]
         values[f"{key}_trained_trend"] = (
             f"grows by a factor of {ratio:.2g} from h(T) back to h(1)" if ratio >= 1 else
             f"shrinks by a factor of {1 / ratio:.2g} from h(T) back to h(1)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from common.io import markdown_table, read_csv, read_json
+from common.io import markdown_table, read_json
 from report.store import Context, code_cell, need, pct, put_figure, put_file, put_table, put_values
 
 # Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
@@ -60,24 +60,18 @@ def _flag_value(value) -> str:
     return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _metric_values(metrics: list[dict]) -> dict:
-    """Final and best validation loss, steps and minutes of the run (metrics.csv)."""
-    val = [m for m in metrics if m["split"] == "val"]
-    train = [m for m in metrics if m["split"].startswith("train")]
-    values = {}
-    if val:
-        best = min(val, key=lambda m: float(m["loss"]))
-        stream = {m["step"]: m for m in metrics if m["split"] == "val_stream"}
+def _result_values(result: dict) -> dict:
+    """Best and last validation loss, steps and minutes of the run (part2/train.py's result.json)."""
+    values = {"part2.steps": str(result["steps"]),
+              "part2.minutes": f"{result['seconds'] / 60:.1f}" if result["seconds"] else "?"}
+    if result["best_val_loss"] is not None:
+        stream = result["best_val_stream_loss"]
         values.update({
-            "part2.final_val_loss": f"{float(val[-1]['loss']):.3f}",
-            "part2.final_val_accuracy": pct(val[-1]["accuracy"]),
-            "part2.best_val_loss": f"{float(best['loss']):.3f}",
-            "part2.best_val_step": str(best["step"]),
-            "part2.best_val_stream_loss": (f"{float(stream[best['step']]['loss']):.3f}"
-                                           if best["step"] in stream else "?")})
-    last = (val or train)[-1]
-    values["part2.steps"] = str(last["step"])
-    values["part2.minutes"] = f"{float(last['elapsed_s']) / 60:.1f}" if last.get("elapsed_s") else "?"
+            "part2.final_val_loss": f"{result['last_val_loss']:.3f}",
+            "part2.final_val_accuracy": pct(result["last_val_accuracy"]),
+            "part2.best_val_loss": f"{result['best_val_loss']:.3f}",
+            "part2.best_val_step": str(result["best_val_step"]),
+            "part2.best_val_stream_loss": "?" if stream is None else f"{stream:.3f}"})
     return values
 
 
@@ -90,8 +84,10 @@ def collect_part2_train(ctx: Context) -> None:
     put_table(ctx, "part2_hyperparameters.md", markdown_table(
         ["flag", "value"], [[f"`--{k}`", "-" if v is None else v]
                             for k, v in args.items() if k not in BOOKKEEPING]))
-    # the run's hyper-parameters, for the prose of 2.1(a)
+    # the run's hyper-parameters, for the prose of 2.1(a), which gives the time limit in minutes
     values = {f"part2.arg_{key}": _flag_value(value) for key, value in args.items()}
+    if args.get("time_limit") is not None:
+        values["part2.arg_time_limit"] = _flag_value(args["time_limit"] / 60)
     values.update({
         "part2.preset": args.get("preset") or "none (the flags' defaults and the mode's budget)",
         "part2.book": Path(args.get("txt_file") or str(args.get("book"))).name,
@@ -99,27 +95,11 @@ def collect_part2_train(ctx: Context) -> None:
         "part2.train_chars": f"{config.get('train_chars', 0):,}",
         "part2.val_chars": f"{config.get('val_chars', 0):,}",
         "part2.parameters": f"{config.get('parameters', 0):,}"})
-    values.update(_metric_values(read_csv(summary / "metrics.csv")))
+    values.update(_result_values(read_json(need(summary / "result.json"))))
     blocks = parse_training_samples(need(summary / "samples.txt"))
     _stage_tables(ctx, blocks)
     values["part2.stages"] = ", ".join(str(b["step"]) for b in blocks)
     put_values(ctx, values)
-
-
-def parse_sample_output(text: str) -> list[dict]:
-    """Entries of part2/sample.py's output: a '--- ...' header line, then the text."""
-    entries = []
-    for line in text.split("\n"):
-        if line.startswith("--- "):
-            entries.append({"header": line[4:], "lines": []})
-        elif entries:
-            entries[-1]["lines"].append(line)
-    for e in entries:
-        e["text"] = "\n".join(e.pop("lines")).rstrip("\n")
-        e["logprob"] = None
-        if "log-probability" in e["header"]:
-            e["logprob"] = float(e["header"].split("log-probability ")[1].split()[0])
-    return entries
 
 
 def distinct_ngrams(text: str, n: int = 8) -> float:
@@ -129,17 +109,19 @@ def distinct_ngrams(text: str, n: int = 8) -> float:
 
 
 class SampleOutputs:
-    """The saved outputs of one part2_samples piece: ``<label>.txt`` and the ``<label>.cmd`` behind it."""
+    """The outputs of the part2_samples piece: per job label the ``--json`` file of part2/sample.py
+    (samples: text, continuation, log_probability) and the command that wrote it (done.json)."""
 
     def __init__(self, ctx: Context):
         self.ctx, self.folder = ctx, ctx.cache("part2_samples")
 
     def read(self, label: str) -> list[dict]:
-        return parse_sample_output(need(self.folder / f"{label}.txt").read_text(encoding="utf-8"))
+        return read_json(need(self.folder / f"{label}.json"))["samples"]
 
     def command(self, label: str) -> str:
-        text = (self.folder / f"{label}.cmd").read_text(encoding="utf-8")
-        return text.replace(str(self.ctx.out), "<out>")
+        commands = read_json(need(self.folder / "done.json"))["commands"]
+        mine = next(c for c in commands if f"{label}.json" in c)
+        return mine.replace(str(self.ctx.out), "<out>")
 
 
 def _greedy_long_table(ctx: Context, outputs: SampleOutputs, length: int) -> None:
@@ -155,7 +137,7 @@ def _temperature_table(ctx: Context, outputs: SampleOutputs, length: int) -> Non
     for label, name in (("tau_0.5", "τ = 0.5"), ("tau_1", "τ = 1"), ("tau_2", "τ = 2"),
                         ("tau_greedy", "greedy (τ → ∞)")):
         for e in outputs.read(label):
-            cont = e["text"][len(prompt):]
+            cont = e["continuation"]
             rows.append([name, code_cell(cont), f"{distinct_ngrams(cont, 4):.2f}"])
     put_table(ctx, "part2_temperature_samples.md",
               f"Prompt `{prompt}`, {length} characters each; the last column is the share of "
@@ -170,15 +152,16 @@ def _completion_tables(ctx: Context, outputs: SampleOutputs, prompts: list[str])
     for i, p in enumerate(prompts):
         g, b = outputs.read(f"prompt{i}_beam1")[0], outputs.read(f"prompt{i}_beam5")[0]
         samples = outputs.read(f"prompt{i}_sample")
-        gc, bc = g["text"][len(p):], b["text"][len(p):]
-        sc = [e["text"][len(p):] for e in samples]
+        gc, bc = g["continuation"], b["continuation"]
+        sc = [e["continuation"] for e in samples]
         comp_rows += [[code_cell(p), "greedy", code_cell(gc)],
                       [code_cell(p), "beam, width 5", code_cell(bc)]]
         comp_rows += [[code_cell(p), "sampled, τ = 1", code_cell(t)] for t in sc]
-        beam_rows.append([code_cell(p), f"{g['logprob']:.2f}", f"{b['logprob']:.2f}",
+        beam_rows.append([code_cell(p), f"{g['log_probability']:.2f}",
+                          f"{b['log_probability']:.2f}",
                           f"{distinct_ngrams(gc):.2f}", f"{distinct_ngrams(bc):.2f}",
                           f"{sum(distinct_ngrams(t) for t in sc) / len(sc):.2f}"])
-        better += b["logprob"] >= g["logprob"] - 1e-9
+        better += b["log_probability"] >= g["log_probability"] - 1e-9
     put_table(ctx, "part2_completions.md",
               markdown_table(["prompt", "decoding", "continuation"], comp_rows))
     put_table(ctx, "part2_beam.md", markdown_table(
@@ -194,8 +177,7 @@ def collect_part2_samples(ctx: Context) -> None:
     _greedy_long_table(ctx, outputs, s["long"])
     _temperature_table(ctx, outputs, s["length"])
     better = _completion_tables(ctx, outputs, prompts)
-    greedy_texts = {outputs.read(f"prompt{i}_beam1")[0]["text"][len(p):]
-                    for i, p in enumerate(prompts)}
+    greedy_texts = {outputs.read(f"prompt{i}_beam1")[0]["continuation"] for i in range(len(prompts))}
     put_values(ctx, {"part2.beam_better": f"{better} of {s['prompts']}",
                      "part2.prompts": str(s["prompts"]),
                      "part2.greedy_distinct": str(len(greedy_texts)),

@@ -3,44 +3,36 @@ over-smoothing with depth, from what ``part3/figure2.py`` and ``part3/train.py``
 ``<out>/.cache/<piece>/`` (over-smoothing is computed here, from ``part3.gcn``)."""
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 from common.io import markdown_table, read_csv, read_json
 from report.store import Context, need, pct, put_figure, put_table, put_values, pyplot, savefig
 
 
-def csv_as_markdown(path: Path) -> str:
-    """A matrix written as CSV by figure2.py, cells as written (an empty header cell stays blank)."""
-    with open(need(path), encoding="utf-8", newline="") as handle:
-        header, *rows = list(csv.reader(handle))
-    return markdown_table([h if h else " " for h in header], rows)
+def _matrix(nodes: list[str], matrix: list[list], cell) -> str:
+    """A node-by-node matrix as a Markdown table, each entry written by ``cell``."""
+    return markdown_table([" ", *nodes], [[n, *map(cell, row)] for n, row in zip(nodes, matrix)])
 
 
 def collect_figure2(ctx: Context) -> None:
-    import torch
-
-    from part3.gcn import normalized_adjacency
-
+    """Tables and values from figure2.py's figure2.json (keys in part3/README.md)."""
     c = ctx.cache("figure2")
     put_figure(ctx, c / "figure2.png", "figure2.png")
-    for name in ("a_tilde", "hops", "spread"):
-        put_table(ctx, f"figure2_{name}.md", csv_as_markdown(c / f"{name}.csv"))
-    summary = read_json(need(c / "figure2.json"))
-    nodes = summary["nodes"]
-    a_tilde = torch.tensor(summary["a_tilde"], dtype=torch.float64)
-    a_hat = normalized_adjacency(a_tilde - torch.eye(len(nodes), dtype=torch.float64))
-    put_table(ctx, "figure2_a_hat.md", markdown_table(
-        [" ", *nodes], [[n, *[f"{float(v):.3f}" for v in row]] for n, row in zip(nodes, a_hat)]))
+    result = read_json(need(c / "figure2.json"))
+    nodes, as_int = result["nodes"], (lambda v: f"{int(v)}")
+    put_table(ctx, "figure2_a_tilde.md", _matrix(nodes, result["a_tilde"], as_int))
+    put_table(ctx, "figure2_hops.md", _matrix(nodes, result["hops"], as_int))
+    put_table(ctx, "figure2_a_hat.md", _matrix(nodes, result["a_hat"], lambda v: f"{v:.3f}"))
+    spread = result["spread"]  # one {node: value} per layer 0, 1, ...
+    put_table(ctx, "figure2_spread.md", markdown_table(
+        ["layer", *nodes], [[layer, *(f"{row[n]:.4f}" for n in nodes)]
+                            for layer, row in enumerate(spread)]))
     put_table(ctx, "figure2_degrees.md", markdown_table(
-        ["node", *nodes], [["D̃ᵢᵢ = degree + 1", *[f"{int(d)}" for d in a_tilde.sum(1)]]]))
-    up = summary["updates"]
-    spread = read_csv(c / "spread.csv")
-    k = int(up["k"])
+        ["node", *nodes], [["D̃ᵢᵢ = degree + 1", *map(as_int, result["d_tilde"])]]))
+    up = result["updates"]
+    k, target = int(up["k"]), up["target"]
     put_values(ctx, {
-        "figure2.source": up["source"], "figure2.target": up["target"], "figure2.k": str(k),
-        "figure2.target_before": f"{spread[k - 1][up['target']]:.4f}" if k - 1 < len(spread) else "?",
-        "figure2.target_at_k": f"{spread[k][up['target']]:.4f}" if k < len(spread) else "?"})
+        "figure2.source": up["source"], "figure2.target": target, "figure2.k": str(k),
+        "figure2.target_before": f"{spread[k - 1][target]:.4f}" if k - 1 < len(spread) else "?",
+        "figure2.target_at_k": f"{spread[k][target]:.4f}" if k < len(spread) else "?"})
 
 
 def _karate_curve(ctx: Context, history: list[dict], seed) -> None:

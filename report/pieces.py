@@ -96,31 +96,30 @@ def part2_train_cmds(ctx: Context) -> list:
              "--device", "cpu", "--seed", 0, "--quiet", *ctx.cfg["part2_train"]]]
 
 
-def part2_sample_jobs(ctx: Context) -> list[tuple[str, list]]:
-    """(label, command) pairs; each command's stdout is saved as <label>.txt."""
-    s = ctx.cfg["part2_samples"]
-    ckpt = ctx.cache("part2_train") / "checkpoints" / "best.pt"
-    base = ["part2/sample.py", "--checkpoint", ckpt, "--device", "cpu", "--seed", 0]
-    jobs = [("greedy_long", [*base, "--method", "greedy", "--length", s["long"],
-                             "--num_samples", s["num_samples"]])]
-    prompt, length = part2.PROMPTS[1], ["--length", s["length"]]
-    for tau in ("0.5", "1", "2"):
-        jobs.append((f"tau_{tau}", [*base, "--method", "sample", "--temperature", tau,
-                                    "--prompt", prompt, *length, "--num_samples", s["num_samples"]]))
-    jobs.append(("tau_greedy", [*base, "--method", "greedy", "--prompt", prompt, *length]))
-    for i, p in enumerate(part2.PROMPTS[:s["prompts"]]):
-        seeded = [*base[:-1], i]  # a seed of its own per prompt: no shared random draws
-        jobs.append((f"prompt{i}_beam1", [*base, "--method", "beam", "--beam_width", 1,
-                                          "--prompt", p, *length]))
-        jobs.append((f"prompt{i}_beam5", [*base, "--method", "beam", "--beam_width", 5,
-                                          "--prompt", p, *length]))
-        jobs.append((f"prompt{i}_sample", [*seeded, "--method", "sample", "--temperature", "1",
-                                           "--prompt", p, *length, "--num_samples", 2]))
-    return jobs
-
-
 def part2_samples_cmds(ctx: Context) -> list:
-    return [cmd for _, cmd in part2_sample_jobs(ctx)]
+    """part2/sample.py runs, each writing ``<label>.json`` (read by report.part2.SampleOutputs)."""
+    s, out = ctx.cfg["part2_samples"], ctx.cache("part2_samples")
+    ckpt = ctx.cache("part2_train") / "checkpoints" / "best.pt"
+
+    def job(label: str, *flags, seed: int = 0) -> list:
+        return ["part2/sample.py", "--checkpoint", ckpt, "--device", "cpu", "--seed", seed,
+                *flags, "--json", out / f"{label}.json"]
+
+    prompt, length = part2.PROMPTS[1], ["--length", s["length"]]
+    jobs = [job("greedy_long", "--method", "greedy", "--length", s["long"],
+                "--num_samples", s["num_samples"])]
+    jobs += [job(f"tau_{tau}", "--method", "sample", "--temperature", tau, "--prompt", prompt,
+                 *length, "--num_samples", s["num_samples"]) for tau in ("0.5", "1", "2")]
+    jobs.append(job("tau_greedy", "--method", "greedy", "--prompt", prompt, *length))
+    for i, p in enumerate(part2.PROMPTS[:s["prompts"]]):
+        jobs += [job(f"prompt{i}_beam1", "--method", "beam", "--beam_width", 1, "--prompt", p,
+                     *length),
+                 job(f"prompt{i}_beam5", "--method", "beam", "--beam_width", 5, "--prompt", p,
+                     *length),
+                 # a seed of its own per prompt: no shared random draws
+                 job(f"prompt{i}_sample", "--method", "sample", "--temperature", "1", "--prompt", p,
+                     *length, "--num_samples", 2, seed=i)]
+    return jobs
 
 
 def figure2_cmds(ctx: Context) -> list:
@@ -143,8 +142,6 @@ class Piece:
     what: str
     commands: Callable[[Context], list]
     collect: Callable[[Context], None]
-    # (label, command) pairs whose standard output is the result, kept as <label>.txt
-    stdout_jobs: Callable[[Context], list] | None = None
     needs: tuple = ()
 
 
@@ -160,8 +157,7 @@ PIECES = [
     Piece("part2_train", "part 2: train the character LSTM on the default book (q. 2.1)",
           part2_train_cmds, part2.collect_part2_train),
     Piece("part2_samples", "part 2: greedy, temperature, beam, completions (q. 2.1-2.3)",
-          part2_samples_cmds, part2.collect_part2_samples, stdout_jobs=part2_sample_jobs,
-          needs=("part2_train",)),
+          part2_samples_cmds, part2.collect_part2_samples, needs=("part2_train",)),
     Piece("temperature", "part 2: worked example of softmax(tau * x) (q. 2.1c)",
           no_commands, part2.collect_temperature),
     Piece("figure2", "part 3: the Figure 2 graph, A~, hops, message passing (q. 3.1, 3.2)",

@@ -44,23 +44,14 @@ def _wait(child: subprocess.Popen) -> int:
         raise
 
 
-def run_command(cmd: list, log: Path, stdout_file: Path | None = None) -> None:
-    """Run ``python <cmd>`` from the repository root; its output is appended to ``log`` (or, with
-    ``stdout_file``, its standard output goes there and a copy to the log)."""
+def run_command(cmd: list, log: Path) -> None:
+    """Run ``python <cmd>`` from the repository root, its output appended to ``log``."""
     full = [sys.executable, *map(str, cmd)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"\n$ {' '.join(full[1:])}\n")
         handle.flush()
-        out = open(stdout_file, "w", encoding="utf-8") if stdout_file else handle
-        try:
-            code = _wait(subprocess.Popen(full, cwd=ROOT, stdout=out, stderr=handle, env=env))
-        finally:
-            if stdout_file:
-                out.close()
-    if stdout_file and code == 0:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(Path(stdout_file).read_text(encoding="utf-8"))
+        code = _wait(subprocess.Popen(full, cwd=ROOT, stdout=handle, stderr=handle, env=env))
     if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
         raise PieceFailed(f"'{cmd[0]}' exited with {code}: {tail[0] if tail else ''} (log: {log})")
@@ -98,17 +89,6 @@ def with_resume(cmd: list) -> list:
     return cmd + (["--resume"] if checkpoint.exists() else ["--overwrite"])
 
 
-def _execute(ctx: Context, piece: Piece, log: Path) -> None:
-    if piece.stdout_jobs is None:
-        for cmd in piece.commands(ctx):
-            run_command(with_resume(cmd), log)
-        return
-    out = ctx.cache(piece.name)  # each job's printed text next to the command that made it
-    for label, cmd in piece.stdout_jobs(ctx):
-        (out / f"{label}.cmd").write_text("python " + " ".join(map(str, cmd)), encoding="utf-8")
-        run_command(cmd, log, stdout_file=out / f"{label}.txt")
-
-
 def _finished_record(ctx: Context, marker: Path, digest: str, force: bool) -> dict | None:
     if marker.exists() and not force:
         record = read_json(marker)
@@ -137,7 +117,8 @@ def run_piece(ctx: Context, piece: Piece, force: bool, say) -> dict:
     log = cache / "log.txt"
     say(f"[run ] {piece.name}: {piece.what} (log: {log.relative_to(ctx.out)})")
     begin = time.perf_counter()
-    _execute(ctx, piece, log)
+    for cmd in piece.commands(ctx):
+        run_command(with_resume(cmd), log)
     seconds = time.perf_counter() - begin
     record = {"piece": piece.name, "config_hash": digest, "mode": ctx.mode, "commit": ctx.commit,
               "seconds": round(seconds, 1),
