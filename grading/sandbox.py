@@ -11,6 +11,7 @@ fixed hash seed, in UTF-8 mode (the skeleton opens files without an encoding) an
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,7 +27,6 @@ from grading import GradingError
 from grading.registry import Check
 from grading.zygote import Zygote
 
-GRADER_ROOT = Path(__file__).resolve().parents[1]
 CHILD_ENV = {"PYTHONHASHSEED": "0", "PYTHONUTF8": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
              "PYTHONDONTWRITEBYTECODE": "1"}
 # Not copied into the sandbox: version control, caches and the outputs of training runs.
@@ -100,8 +100,9 @@ def stop(pid: int) -> None:
     for sig, pause in ((signal.SIGUSR1, GRACE_SECONDS), (signal.SIGKILL, 0)):
         try:
             os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):  # before setsid() the group is the grader's
-            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):  # no group yet (before setsid) or gone
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
             return
         time.sleep(pause)
 

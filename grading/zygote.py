@@ -9,6 +9,7 @@ does (see :mod:`grading.child`). When the grader goes away, the server kills the
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -121,10 +122,10 @@ def serve() -> None:
             ended, status = os.waitpid(pid, os.WNOHANG)
             if ended:
                 answer(id=children.pop(pid), exitcode=os.waitstatus_to_exitcode(status))
-    for pid in children:
-        try:
+    for pid in children:  # the grader is gone: so are the checks it was waiting for
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
 
