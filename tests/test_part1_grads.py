@@ -1,13 +1,24 @@
-"""grads_over_time.py: the gradients it reads are the right ones, and the script runs end to end."""
+"""grads_over_time.py: the gradients it reads are the right ones, and the script writes them (CSV,
+JSON, figure) end to end."""
 from __future__ import annotations
 
-import csv
-
+import pytest
 import torch
 
+from common.checkpoint import FORMAT_VERSION, atomic_save
+from common.io import read_csv, read_json
+from part1 import grads_over_time
 from part1.grads_over_time import gradient_norms
+from part1.options import parse_args
+from part1.training import CHECKPOINT_KIND, train
 from part1.vanilla_rnn import VanillaRNN
-from tests.conftest import assert_one_line_error, run_script
+from tests.conftest import assert_one_line_error
+from tests.test_part1_train import run_in_process
+
+
+def grads(monkeypatch, capsys, *argv):
+    """part1/grads_over_time.py, in process."""
+    return run_in_process(monkeypatch, capsys, grads_over_time.main, *argv)
 
 
 def test_last_step_gradient_matches_the_closed_form():
@@ -27,71 +38,90 @@ def test_last_step_gradient_matches_the_closed_form():
     torch.testing.assert_close(norms[-2], earlier.norm(dim=1).mean())
 
 
-def test_script_writes_curves_and_shows_vanishing_gradients(tmp_path):
-    proc = run_script("part1/grads_over_time.py", "--input_length", "40", "--out_dir", tmp_path,
-                      "--batch_size", "4")
+def test_script_writes_curves_and_shows_vanishing_gradients(tmp_path, monkeypatch, capsys):
+    proc = grads(monkeypatch, capsys, "--input_length", "40", "--out_dir", tmp_path,
+                 "--batch_size", "4")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "grads_over_time.png").stat().st_size > 10_000
-    rows = list(csv.DictReader(open(tmp_path / "grads_over_time.csv", encoding="utf-8")))
-    assert len(rows) == 40 and rows[0]["t"] == "1"
+    rows = read_csv(tmp_path / "grads_over_time.csv")
+    assert len(rows) == 40 and [r["t"] for r in rows] == list(range(1, 41))
     first, last = rows[0], rows[-1]
     uniform = "RNN untrained (uniform W_hh)"
     # the uniform-init RNN forgets: the gradient at t=1 is orders of magnitude below that at t=T
-    assert float(first[uniform]) < 1e-4 * float(last[uniform])
+    assert first[uniform] < 1e-4 * last[uniform]
     # orthogonal W_hh and chrono gates keep much more of it
-    assert float(first["RNN untrained (orthogonal W_hh)"]) > 100 * float(first[uniform])
-    assert float(first["LSTM untrained (chrono)"]) > float(first["LSTM untrained (b_f = 1)"])
+    assert first["RNN untrained (orthogonal W_hh)"] > 100 * first[uniform]
+    assert first["LSTM untrained (chrono)"] > first["LSTM untrained (b_f = 1)"]
+    # the JSON holds the same curves: every norm, both ends and their ratio
+    record = read_json(tmp_path / "grads_over_time.json")
+    assert (record["input_length"], record["batch_size"], record["seed"]) == (40, 4, 0)
+    assert list(record["curves"]) == [name for name in rows[0] if name != "t"]
+    for name, curve in record["curves"].items():
+        assert [f"{v:.6e}" for v in curve["norms"]] == [f"{r[name]:.6e}" for r in rows]
+        assert (curve["first"], curve["last"]) == (curve["norms"][0], curve["norms"][-1])
+        assert curve["ratio"] == pytest.approx(curve["first"] / curve["last"])
+        assert curve["trained"] is False and curve["held_out_accuracy"] is None
+    assert f"ratio h(1)/h(T) = {record['curves'][uniform]['ratio']:.3e}" in proc.stdout
 
 
-def test_trained_model_curves_and_bad_paths(tmp_path):
-    train = run_script("part1/train.py", "--input_length", "5", "--input_dim", "10",
-                       "--train_steps", "20", "--eval_every", "10", "--test_size", "50",
-                       "--eval_size", "50", "--out_dir", tmp_path / "rnn", "--quiet")
-    assert train.returncode == 0, train.stderr
-    proc = run_script("part1/grads_over_time.py", "--input_length", "10", "--out_dir", tmp_path,
-                      "--rnn_model", tmp_path / "rnn" / "model.pt")
+def test_quiet_prints_only_where_the_results_went(tmp_path, monkeypatch, capsys):
+    proc = grads(monkeypatch, capsys, "--input_length", "5", "--out_dir", tmp_path, "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert "RNN trained" in open(tmp_path / "grads_over_time.csv", encoding="utf-8").readline()
-    wrong = run_script("part1/grads_over_time.py", "--input_length", "10", "--out_dir", tmp_path,
-                       "--lstm_model", tmp_path / "rnn" / "model.pt")
+    assert proc.stdout.strip().splitlines() == [
+        f"wrote {tmp_path / 'grads_over_time.png'}, {tmp_path / 'grads_over_time.csv'} and "
+        f"{tmp_path / 'grads_over_time.json'}"]
+
+
+def test_trained_model_curves_and_bad_paths(tmp_path, monkeypatch, capsys):
+    result = train(parse_args(["--input_length", "5", "--input_dim", "10", "--train_steps", "20",
+                               "--eval_every", "10", "--test_size", "50", "--eval_size", "50",
+                               "--num_hidden", "16", "--out_dir", str(tmp_path / "rnn"), "--quiet"]))
+    model = tmp_path / "rnn" / "model.pt"
+    proc = grads(monkeypatch, capsys, "--input_length", "10", "--out_dir", tmp_path, "--rnn_model",
+                 model)
+    assert proc.returncode == 0, proc.stderr
+    curve = read_json(tmp_path / "grads_over_time.json")["curves"]["RNN trained"]
+    assert curve["trained"] is True and curve["source"] == str(model)
+    assert (curve["held_out_accuracy"], curve["held_out_size"]) == (result["test_accuracy"], 50)
+    assert len(curve["norms"]) == 10
+    wrong = grads(monkeypatch, capsys, "--input_length", "10", "--out_dir", tmp_path,
+                  "--lstm_model", model)
     assert_one_line_error(wrong, "not a LSTM")
-    missing = run_script("part1/grads_over_time.py", "--rnn_model", tmp_path / "nope.pt")
+    missing = grads(monkeypatch, capsys, "--rnn_model", tmp_path / "nope.pt", "--out_dir", tmp_path)
     assert_one_line_error(missing, "does not exist")
-    assert_one_line_error(run_script("part1/grads_over_time.py", "--input_length", "1"), "at least 2")
+    assert_one_line_error(grads(monkeypatch, capsys, "--input_length", "1"), "at least 2")
 
 
-def test_same_seed_gives_identical_numbers(tmp_path):
-    for name in ("a", "b"):
-        proc = run_script("part1/grads_over_time.py", "--input_length", "12", "--seed", "3",
-                          "--out_dir", tmp_path / name)
+def test_same_seed_gives_identical_numbers(tmp_path, monkeypatch, capsys):
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        proc = grads(monkeypatch, capsys, "--input_length", "12", "--seed", seed,
+                     "--out_dir", tmp_path / name)
         assert proc.returncode == 0, proc.stderr
     a = (tmp_path / "a" / "grads_over_time.csv").read_text()
     assert a == (tmp_path / "b" / "grads_over_time.csv").read_text()
-    other = run_script("part1/grads_over_time.py", "--input_length", "12", "--seed", "4",
-                       "--out_dir", tmp_path / "c")
-    assert other.returncode == 0 and (tmp_path / "c" / "grads_over_time.csv").read_text() != a
+    assert (tmp_path / "c" / "grads_over_time.csv").read_text() != a
 
 
-def test_model_of_another_part_or_a_newer_format_is_refused(tmp_path):
-    from common.checkpoint import atomic_save, save_checkpoint
-    from part1.train import MODEL_KIND
-    save_checkpoint({"model_state": {}, "args": {}}, tmp_path / "part2.pt", "part2")
-    atomic_save({"kind": MODEL_KIND, "format_version": 99, "model": {}, "args": {}},
+def test_model_of_another_part_or_format_is_refused(tmp_path, monkeypatch, capsys):
+    atomic_save({"kind": "part2", "format_version": FORMAT_VERSION, "model": {}, "args": {}},
+                tmp_path / "part2.pt")
+    atomic_save({"kind": "part1-model", "format_version": 1, "model": {}, "args": {}},
+                tmp_path / "older.pt")  # a model.pt of the layout before format 2
+    atomic_save({"kind": CHECKPOINT_KIND, "format_version": 99, "model": {}, "args": {}},
                 tmp_path / "newer.pt")
     for flag in ("--rnn_model", "--lstm_model"):
-        other = run_script("part1/grads_over_time.py", "--input_length", "5", "--out_dir", tmp_path,
-                           flag, tmp_path / "part2.pt")
-        assert_one_line_error(other, "written by part2", f"not {MODEL_KIND}")
-        newer = run_script("part1/grads_over_time.py", "--input_length", "5", "--out_dir", tmp_path,
-                           flag, tmp_path / "newer.pt")
-        assert_one_line_error(newer, "format version 99", "newer")
+        for name, fragments in (("part2", ["written by part2", f"not {CHECKPOINT_KIND}"]),
+                                ("older", ["written by part1-model"]),
+                                ("newer", ["format version 99", "version 2 only"])):
+            proc = grads(monkeypatch, capsys, "--input_length", "5", "--out_dir", tmp_path, flag,
+                         tmp_path / f"{name}.pt")
+            assert_one_line_error(proc, *fragments)
     assert not (tmp_path / "grads_over_time.csv").exists()
 
 
-def test_incomplete_model_file_is_refused_in_one_line(tmp_path):
-    from common.checkpoint import save_checkpoint
-    from part1.train import MODEL_KIND
-    save_checkpoint({"args": {"model_type": "RNN"}}, tmp_path / "no_weights.pt", MODEL_KIND)
-    proc = run_script("part1/grads_over_time.py", "--input_length", "5", "--out_dir", tmp_path,
-                      "--rnn_model", tmp_path / "no_weights.pt")
+def test_incomplete_model_file_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    atomic_save({"kind": CHECKPOINT_KIND, "format_version": FORMAT_VERSION,
+                 "args": {"model_type": "RNN"}}, tmp_path / "no_weights.pt")
+    proc = grads(monkeypatch, capsys, "--input_length", "5", "--out_dir", tmp_path, "--rnn_model",
+                 tmp_path / "no_weights.pt")
     assert_one_line_error(proc, "not a complete part-1 model.pt")
