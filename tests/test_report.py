@@ -34,10 +34,10 @@ def git(*args, cwd) -> str:
 
 
 def fresh_clone(target: Path) -> Path:
-    """The project's files (tracked, and new ones not ignored, as they would be committed) in a new
-    git repository of their own, in a folder with nothing else beside it."""
+    """The tracked files of the working tree (as they are now, so uncommitted edits are tested; a new
+    file counts once it is added) in a new git repository, in a folder with nothing beside it."""
     clone = target / "project"
-    names = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
+    names = git("ls-files", "-z", cwd=ROOT)
     for name in filter(None, names.split("\0")):
         source = ROOT / name
         if source.is_file():  # a file deleted in the working tree is not part of it
