@@ -21,7 +21,6 @@ the trainers resume from their own checkpoints).
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -150,6 +149,15 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def say_where(ctx: Context) -> None:
+    """The closing lines: where the report is and how to read it."""
+    report = shown(ctx.out / "REPORT.md")
+    preview = "" if ctx.mode == "full" else (f" ({ctx.mode} budgets, a preview; the full run's "
+                                             f"report is {shown(DEFAULT_OUT['full'] / 'REPORT.md')})")
+    print(f"report: {report}{preview}")
+    print(f"open it in a Markdown viewer, e.g. in VS Code: code {report}, then Ctrl+Shift+V")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
@@ -168,16 +176,14 @@ def main(argv=None) -> int:
     ran = sum(r["status"] == "ran" for r in records.values())
     print(f"{ran} piece(s) ran, {len(records) - ran} skipped, {len(failed)} failed "
           f"in {time.perf_counter() - begin:.0f} s")
-    report = shown(ctx.out / "REPORT.md")
-    print(f"report: {report} (figures in {shown(ctx.figures)}{os.sep})")
-    print(f"open it in any Markdown viewer, e.g. VS Code: code {report} then Ctrl+Shift+V")
+    if problems and args.only is not None and not failed:
+        print(f"note: {len(problems)} placeholder(s) still unfilled (pieces not run yet with --only)")
+    say_where(ctx)
     if failed:
         raise UserError(f"piece(s) failed: {', '.join(failed)}; see their log.txt under "
                         f"{shown(ctx.out / '.cache')}")
     if problems and args.only is None:
         raise UserError(f"REPORT.md has {len(problems)} unfilled placeholder(s), e.g. {problems[0]}")
-    if problems:
-        print(f"note: {len(problems)} placeholder(s) still unfilled (pieces not run yet with --only)")
     return 0
 
 
