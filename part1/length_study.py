@@ -44,7 +44,7 @@ from common.io import read_json, write_json
 from common.runtime import UserError, environment_info, resolve_device, run_main
 from part1.recipes import recipe
 from part1.study import (Settings, cell_name, chains, grid, merge, row_file, run_cell, run_chain,
-                         sbatch_script, write_report)
+                         sbatch_script, threads_per_worker, write_report)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,8 +182,8 @@ def main() -> int:
     print(f"{len(cells)} {'curriculum ' if args.curriculum else ''}cells, "
           f"{len(cells) - len(todo)} already done, {len(todo)} to run with {args.workers} "
           "worker(s)", flush=True)
-    settings = Settings(str(out), args.quick, max(1, (os.cpu_count() or 1) // args.workers),
-                        args.device, args.max_steps, args.checkpoint_every)
+    settings = Settings(str(out), args.quick, threads_per_worker(args.workers), args.device,
+                        args.max_steps, args.checkpoint_every)
     started = time.perf_counter()
     from tqdm import tqdm
 

@@ -13,6 +13,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from common.checkpoint import load_checkpoint
 from common.io import atomic_write_text, markdown_table, read_csv, read_json, write_csv, write_json
 from common.runtime import UserError
@@ -51,6 +53,12 @@ class Settings:
     device: str
     max_steps: int | None = None
     checkpoint_every: int = 200
+
+
+def threads_per_worker(workers: int) -> int:
+    """The torch threads each of ``workers`` parallel cells gets: torch's own thread count (which
+    honours OMP_NUM_THREADS) shared out."""
+    return max(1, torch.get_num_threads() // workers)
 
 
 def grid(models, lengths, seeds, quick: bool, curriculum: bool) -> list[tuple[str, int, int]]:
@@ -99,8 +107,6 @@ def run_cell(settings: Settings, model_type: str, length: int, seed: int, curric
     ``curriculum``: the cell of the curriculum variant, warm-started from the finished cell of
     length ``previous`` (same model and seed) unless ``previous`` is None.
     """
-    import torch
-
     torch.set_num_threads(settings.threads)
     out = Path(settings.out_dir)
     name = cell_name(model_type, length, seed, curriculum)

@@ -13,7 +13,7 @@ from part1.options import parse_args
 from part1.training import CHECKPOINT_KIND, train
 from part1.vanilla_rnn import VanillaRNN
 from tests.conftest import assert_one_line_error
-from tests.test_part1_train import run_in_process
+from tests.test_part1_train import one_thread, run_in_process  # noqa: F401 (fixture)
 
 
 def grads(monkeypatch, capsys, *argv):

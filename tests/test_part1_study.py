@@ -14,7 +14,7 @@ from common.checkpoint import load_checkpoint
 from common.io import read_csv, read_json
 from part1 import length_study
 from tests.conftest import assert_one_line_error, run_script
-from tests.test_part1_train import run_in_process
+from tests.test_part1_train import ONE_THREAD, one_thread, run_in_process  # noqa: F401 (fixture)
 
 STUDY = "part1/length_study.py"
 
@@ -58,7 +58,7 @@ def test_killed_cell_is_not_recorded_and_resumes_from_its_checkpoint(tmp_path, m
     out = tmp_path / "study"
     flags = ["--models", "RNN", "--lengths", "10", "--seeds", "0", "--out_dir", out,
              "--max_steps", "60", "--checkpoint_every", "20"]
-    proc = run_script(STUDY, *flags, env={"SIGNAL_AT_STEP": "50:SIGKILL"})
+    proc = run_script(STUDY, *flags, env={**ONE_THREAD, "SIGNAL_AT_STEP": "50:SIGKILL"})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     checkpoint = out / "runs" / "RNN_T010_s0" / "checkpoint.pt"
     assert load_checkpoint(checkpoint, "part1")["step"] == 40
@@ -86,7 +86,8 @@ def test_slurm_tasks_run_one_cell_each_and_the_next_plain_run_merges_them(tmp_pa
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     for task in ("1", "0"):
         ran = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600,
-                             env={**os.environ, "SLURM_ARRAY_TASK_ID": task, "PATH": path})
+                             env={**os.environ, **ONE_THREAD, "SLURM_ARRAY_TASK_ID": task,
+                                  "PATH": path})
         assert ran.returncode == 0, ran.stderr
     assert sorted(p.name for p in (out / "cells").glob("*.json")) == ["RNN_T002_s0.json",
                                                                       "RNN_T003_s0.json"]
@@ -103,7 +104,7 @@ def test_slurm_tasks_run_one_cell_each_and_the_next_plain_run_merges_them(tmp_pa
 def test_parallel_workers_fill_every_cell(tmp_path):
     out = tmp_path / "study"
     proc = run_script(STUDY, "--quick", "--lengths", "2", "3", "--models", "RNN", "--workers", "2",
-                      "--max_steps", "10", "--out_dir", out)
+                      "--max_steps", "10", "--out_dir", out, env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
     assert [r["input_length"] for r in read_csv(out / "results.csv")] == [2, 3]
     assert read_json(out / "wall_time.json")["workers"] == 2

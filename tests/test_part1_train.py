@@ -24,6 +24,16 @@ from part1.options import parse_args
 from tests.conftest import ROOT, assert_one_line_error, run_script
 
 
+# One torch thread per test process (pytest-xdist runs a worker per core): on a busy machine a
+# second thread makes the small matmuls of these runs wait on each other, up to 70x slower.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # for subprocesses
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # conftest's restore_globals puts the count back afterwards
+
+
 def run_in_process(monkeypatch, capsys, main, *argv):
     """A script's ``main`` run in this process as a user would run it (sys.argv, run_main): the
     same code path as a subprocess without its start-up time. Returns what run_script returns."""
@@ -65,8 +75,15 @@ SMALL = ["--model_type", "LSTM", "--input_length", "6", "--num_hidden", "16", "-
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
+    """Built before the autouse one_thread of the first test that needs it: one thread here too,
+    since bit-identical means the same reduction order, so the same thread count."""
     out = tmp_path_factory.mktemp("reference") / "whole"
-    result = training.train(parse_args([*SMALL, "--out_dir", str(out)]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = training.train(parse_args([*SMALL, "--out_dir", str(out)]))
+    finally:
+        torch.set_num_threads(threads)
     assert result["status"] == "max_steps" and result["steps"] == 120
     return out
 
@@ -97,7 +114,8 @@ def test_learns_length_5_and_scores_the_whole_held_out_set(tmp_path, model_type)
 def test_cli_runs_a_few_steps_from_inside_part1(tmp_path):
     proc = run_script("train.py", "--model_type", "LSTM", "--input_length", "4", "--input_dim",
                       "10", "--train_steps", "20", "--eval_every", "10", "--test_size", "100",
-                      "--eval_size", "100", "--out_dir", tmp_path / "x", cwd=ROOT / "part1")
+                      "--eval_size", "100", "--out_dir", tmp_path / "x", cwd=ROOT / "part1",
+                      env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
     assert "held-out accuracy" in proc.stdout
     assert (tmp_path / "x" / "model.pt").exists() and (tmp_path / "x" / "checkpoint.pt").exists()
@@ -107,7 +125,8 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path, reference):
     """Killed at step 70 (SIGNAL_AT_STEP): the checkpoint of step 60 survives, and resuming from
     it ends exactly where the uninterrupted run ended."""
     cut = tmp_path / "cut"
-    proc = run_script("part1/train.py", *SMALL, "--out_dir", cut, env={"SIGNAL_AT_STEP": "70:SIGKILL"})
+    proc = run_script("part1/train.py", *SMALL, "--out_dir", cut,
+                      env={**ONE_THREAD, "SIGNAL_AT_STEP": "70:SIGKILL"})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert load_checkpoint(cut / "checkpoint.pt", training.CHECKPOINT_KIND)["step"] == 60
     assert not (cut / "model.pt").exists()
@@ -117,7 +136,8 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(tmp_path, reference):
 
 def test_sigterm_saves_at_that_step_and_resume_equals_the_uninterrupted_run(tmp_path, reference):
     cut = tmp_path / "cut"
-    proc = run_script("part1/train.py", *SMALL, "--out_dir", cut, env={"SIGNAL_AT_STEP": "50:SIGTERM"})
+    proc = run_script("part1/train.py", *SMALL, "--out_dir", cut,
+                      env={**ONE_THREAD, "SIGNAL_AT_STEP": "50:SIGTERM"})
     assert proc.returncode == 130, proc.stderr
     assert "SIGTERM: saved" in proc.stderr and "Traceback" not in proc.stderr
     assert load_checkpoint(cut / "checkpoint.pt", training.CHECKPOINT_KIND)["step"] == 50
