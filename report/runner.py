@@ -44,10 +44,13 @@ def _wait(child: subprocess.Popen) -> int:
         raise
 
 
-def run_command(cmd: list, log: Path) -> None:
-    """Run ``python <cmd>`` from the repository root, its output appended to ``log``."""
+def run_command(cmd: list, log: Path, threads: int | None = None) -> None:
+    """Run ``python <cmd>`` from the repository root, its output appended to ``log``; ``threads``
+    caps its torch threads unless OMP_NUM_THREADS is set already."""
     full = [sys.executable, *map(str, cmd)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"\n$ {' '.join(full[1:])}\n")
         handle.flush()
@@ -118,7 +121,7 @@ def run_piece(ctx: Context, piece: Piece, force: bool, say) -> dict:
     say(f"[run ] {piece.name}: {piece.what} (log: {log.relative_to(ctx.out)})")
     begin = time.perf_counter()
     for cmd in piece.commands(ctx):
-        run_command(with_resume(cmd), log)
+        run_command(with_resume(cmd), log, ctx.cfg.get("threads"))
     seconds = time.perf_counter() - begin
     record = {"piece": piece.name, "config_hash": digest, "mode": ctx.mode, "commit": ctx.commit,
               "seconds": round(seconds, 1),
