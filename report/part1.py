@@ -128,7 +128,7 @@ def collect_optimizers(ctx: Context) -> None:
         metrics = read_csv(need(c / opt / "metrics.csv"))
         result = read_json(need(c / opt / "result.json"))
         config = read_json(need(c / opt / "config.json"))
-        args = config.get("args", config)
+        args = config["args"]
         lr, length = args["learning_rate"], args["input_length"]
         steps = [int(m["step"]) for m in metrics]
         acc = [float(m["test_accuracy"]) for m in metrics]
@@ -154,8 +154,8 @@ def collect_optimizers(ctx: Context) -> None:
         ["optimizer", "learning rate", "steps run", "held-out accuracy", "held-out loss",
          "first evaluation at >= 99%", "median gradient norm", "seconds"], rows))
     values.update({"optimizers.length": str(length), "optimizers.learning_rate": f"{lr:g}",
-                   "optimizers.steps": str(ctx.cfg["optimizers"]["train_steps"]),
-                   "optimizers.time_limit": f"{ctx.cfg['optimizers']['time_limit']:g}"})
+                   "optimizers.steps": str(args["train_steps"]),
+                   "optimizers.time_limit": f"{args['time_limit']:g}"})
     put_values(ctx, values)
 
 
@@ -171,7 +171,8 @@ def collect_grads(ctx: Context) -> None:
     c = ctx.cache("grads")
     put_figure(ctx, c / "curves" / "grads_over_time.png", "grads_over_time.png")
     put_file(ctx, c / "curves" / "grads_over_time.csv", "grads_over_time.csv")
-    curves = read_json(need(c / "curves" / "grads_over_time.json"))["curves"]
+    measured = read_json(need(c / "curves" / "grads_over_time.json"))
+    curves = measured["curves"]
     rows, values = [], {}
     for name, curve in curves.items():
         ratio = curve["ratio"]
@@ -194,9 +195,10 @@ def collect_grads(ctx: Context) -> None:
             f"shrinks by a factor of {1 / ratio:.2g} from h(T) back to h(1)")
     put_table(ctx, "grads_models.md", markdown_table(
         ["trained model", "T", "steps", "held-out accuracy", "stopped by", "seconds"], model_rows))
-    g = ctx.cfg["grads"]
-    values.update({"grads.length": str(g["length"]), "grads.batch": str(g["grad_batch"]),
-                   "grads.time_limit": f"{g['time_limit']:g}"})
+    trained = read_json(need(c / "RNN" / "config.json"))["args"]
+    values.update({"grads.length": str(measured["input_length"]),
+                   "grads.batch": str(measured["batch_size"]),
+                   "grads.time_limit": f"{trained['time_limit']:g}"})
     put_values(ctx, values)
 
 

@@ -103,7 +103,8 @@ def main() -> int:
     parser = make_parser("Render REPORT.md from the template and the generated tables and values.")
     parser.add_argument("--out_dir", type=Path, default=TEMPLATE.parent,
                         help="folder holding tables/, figures/ and values.json")
-    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument("--template", type=Path, default=TEMPLATE,
+                        help="the Markdown template with {{table:...}} and {{value:...}}")
     args = parser.parse_args()
     if not args.out_dir.is_dir():
         raise UserError(f"--out_dir '{args.out_dir}' is not a folder; run reproduce.py first")
