@@ -84,14 +84,14 @@ def _terminate(signum, frame):
 
 def make_context(args: argparse.Namespace) -> Context:
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    out = prepare_out_dir(args.out_dir or DEFAULT_OUT[mode]).resolve()
-    for sub in ("figures", "tables", ".cache"):
-        prepare_out_dir(out / sub)
-    txt_file = None
+    txt_file = None  # checked before anything is written
     if args.txt_file is not None:
         txt_file = args.txt_file.resolve()
         if not txt_file.is_file():
             raise UserError(f"--txt_file '{args.txt_file}' is not a file")
+    out = prepare_out_dir(args.out_dir or DEFAULT_OUT[mode]).resolve()
+    for sub in ("figures", "tables", ".cache"):
+        prepare_out_dir(out / sub)
     return Context(out=out, mode=mode, cfg=MODES[mode], workers=args.workers, txt_file=txt_file,
                    commit=code_version())
 

@@ -216,8 +216,11 @@ def test_the_renderer_reports_what_is_missing(tmp_path):
     (["--smoke", "--frobnicate"], "unrecognized arguments"),
     (["--smoke", "--txt_file", "no/such/book.txt"], "not a file"),
 ])
-def test_bad_flags_give_one_line_errors(flags, fragment):
-    assert_one_line_error(run_script("reproduce.py", *flags, timeout=120), fragment)
+def test_bad_flags_give_one_line_errors_before_writing_anything(tmp_path, flags, fragment):
+    out = tmp_path / "out"
+    assert_one_line_error(run_script("reproduce.py", *flags, "--out_dir", out, timeout=120),
+                          fragment)
+    assert not out.exists()
 
 
 def test_an_output_path_that_is_a_file_is_refused(tmp_path):
