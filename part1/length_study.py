@@ -41,7 +41,8 @@ if __package__ in (None, ""):
 
 from common.args import make_parser, nonnegative_int, positive_int
 from common.io import read_json, write_json
-from common.runtime import UserError, environment_info, resolve_device, run_main
+from common.runtime import (EXIT_INTERRUPTED, UserError, environment_info, resolve_device,
+                            run_main)
 from part1.recipes import recipe
 from part1.study import (Settings, cell_name, chains, grid, merge, row_file, run_cell, run_chain,
                          sbatch_script, threads_per_worker, write_report)
@@ -134,30 +135,45 @@ def report_row(bar, quiet: bool, row: dict) -> None:
               f"({row['train_seconds']:.0f} s, {row['status']})", flush=True)
 
 
-def run_curriculum(settings: Settings, cells: list, todo: list, workers: int, on_row) -> None:
-    """(model, seed) chains are the unit: a cell waits for its predecessor."""
+def interrupted(rows: list[dict]) -> bool:
+    return any(row["status"] == "interrupted" for row in rows)
+
+
+def run_curriculum(settings: Settings, cells: list, todo: list, workers: int, on_row) -> bool:
+    """(model, seed) chains are the unit: a cell waits for its predecessor. Returns whether a
+    signal interrupted a cell (the study then stops, as one cell stops its run)."""
     pending = {(model_type, seed) for model_type, _, seed in todo}
     runs = [chain for chain in chains(cells) if (chain[0], chain[2]) in pending]
     if workers == 1:
         for chain in runs:
-            rows_run = run_chain(settings, *chain, on_row=on_row)
-            if rows_run and rows_run[-1]["status"] == "interrupted":
-                break
-        return
+            if interrupted(run_chain(settings, *chain, on_row=on_row)):
+                return True
+        return False
+    rows = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for future in as_completed([pool.submit(run_chain, settings, *chain) for chain in runs]):
+            rows += future.result()
             for row in future.result():
                 on_row(row)
+    return interrupted(rows)
 
 
-def run_cells(settings: Settings, todo: list, workers: int, on_row) -> None:
+def run_cells(settings: Settings, todo: list, workers: int, on_row) -> bool:
+    """The cells of ``todo``, one after another or ``workers`` at a time; returns whether a signal
+    interrupted a cell (the study then stops, as one cell stops its run)."""
+    rows = []
     if workers == 1:
         for cell in todo:
-            on_row(run_cell(settings, *cell))
-        return
+            rows.append(run_cell(settings, *cell))
+            on_row(rows[-1])
+            if interrupted(rows):
+                return True
+        return False
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for future in as_completed([pool.submit(run_cell, settings, *cell) for cell in todo]):
-            on_row(future.result())
+            rows.append(future.result())
+            on_row(rows[-1])
+    return interrupted(rows)
 
 
 def main() -> int:
@@ -189,10 +205,8 @@ def main() -> int:
 
     with tqdm(total=len(todo), desc="cells", disable=args.quiet or not sys.stderr.isatty()) as bar:
         on_row = partial(report_row, bar, args.quiet)
-        if args.curriculum:
-            run_curriculum(settings, cells, todo, args.workers, on_row)
-        else:
-            run_cells(settings, todo, args.workers, on_row)
+        stopped = (run_curriculum(settings, cells, todo, args.workers, on_row) if args.curriculum
+                   else run_cells(settings, todo, args.workers, on_row))
     wall = time.perf_counter() - started
     rows = merge(out)
     if not args.task_from_env and rows:
@@ -201,6 +215,10 @@ def main() -> int:
           + ("" if args.task_from_env else f"; figure {out / 'accuracy_vs_length.png'}"))
     write_json(out / "wall_time.json", {"cells_run": len(todo), "seconds": round(wall, 1),
                                         "workers": args.workers})
+    if stopped:
+        print("interrupted: the cut cell keeps its checkpoint; rerun the same command to resume",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

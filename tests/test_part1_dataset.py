@@ -42,7 +42,7 @@ def test_batches_are_palindromes_and_reproducible(length):
 # Upper 0.999 quantiles of the chi-square distribution (scipy.stats.chi2.ppf(0.999, dof)): a correct
 # generator exceeds them for one seed in 1000, so a fixed seed that passes keeps passing, and a
 # new seed would flake with probability 1e-3; a skewed or missing digit gives values in the hundreds.
-CHI2_999 = {9: 27.88, 99: 148.23}
+CHI2_999 = {1: 10.83, 9: 27.88, 99: 148.23}
 
 
 def chi_square(counts: torch.Tensor) -> float:
@@ -64,12 +64,16 @@ def test_batch_digits_are_uniform_and_independent(length):
         assert chi_square(torch.bincount(digits[:, position].long(), minlength=10)) < CHI2_999[9]
 
 
-def test_dataset_items_are_uniform():
-    """``data[i]`` (the Dataset interface): 5,000 targets, 500 expected per digit, 9 degrees of
-    freedom."""
+def test_dataset_items_are_uniform_and_independent():
+    """``data[i]`` (the Dataset interface), 5,000 items: the targets are uniform (9 degrees of
+    freedom, 500 expected per digit), and the first two digits are equal one time in ten (1 degree
+    of freedom: 500 expected equal pairs against 4,500 unequal), as independent digits are."""
     data = PalindromeDataset(7, seed=11)
-    targets = torch.tensor([data[i][1] for i in range(5000)])
+    items = [data[i] for i in range(5000)]
+    targets = torch.tensor([target for _, target in items])
     assert chi_square(torch.bincount(targets, minlength=10)) < CHI2_999[9]
+    equal = sum(int(digits[0] == digits[1]) for digits, _ in items)
+    assert (equal - 500) ** 2 / 500 + (equal - 500) ** 2 / 4500 < CHI2_999[1]
 
 
 def test_fixed_test_set_never_changes_and_differs_from_training():

@@ -71,6 +71,24 @@ def test_killed_cell_is_not_recorded_and_resumes_from_its_checkpoint(tmp_path, m
     assert row["steps"] == 60 and row["input_length"] == 10
 
 
+def test_sigterm_stops_the_study_without_recording_the_cut_cell(tmp_path, monkeypatch, capsys):
+    """SIGTERM at step 30 of the first of two cells: no row for it, the second never starts, the
+    study exits 130; the next run resumes the cut cell from step 30 and runs both."""
+    out = tmp_path / "study"
+    flags = ["--models", "RNN", "--lengths", "2", "3", "--max_steps", "40", "--quick",
+             "--checkpoint_every", "20", "--out_dir", out]
+    monkeypatch.setenv("SIGNAL_AT_STEP", "30:SIGTERM")
+    proc = study(monkeypatch, capsys, *flags)
+    assert proc.returncode == 130 and "rerun the same command" in proc.stderr, proc.stderr
+    assert not list((out / "cells").glob("*.json")) and not (out / "runs" / "RNN_T003_s0").exists()
+    monkeypatch.delenv("SIGNAL_AT_STEP")
+    again = study(monkeypatch, capsys, *flags)
+    assert again.returncode == 0, again.stderr
+    assert "resuming RNN_T002_s0 from its checkpoint at step 30" in again.stdout
+    assert [(r["input_length"], r["steps"]) for r in read_csv(out / "results.csv")] == [(2, 40),
+                                                                                        (3, 40)]
+
+
 def test_slurm_tasks_run_one_cell_each_and_the_next_plain_run_merges_them(tmp_path, monkeypatch,
                                                                           capsys):
     out = tmp_path / "study"
