@@ -223,6 +223,15 @@ def test_checkpoint_round_trip_restores_the_whole_run(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_train_step_clips_the_gradient_norm_to_max_norm(tmp_path):
+    """The step returns the norm before clipping and applies the gradient rescaled to --max_norm."""
+    run = training.new_run(parse_args(["--input_length", "4", "--num_hidden", "8", "--max_norm",
+                                       "0.01", "--out_dir", str(tmp_path)]), "cpu", tmp_path)
+    _, norm = training.train_step(run, PalindromeDataset(5), "cpu")
+    clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in run.model.parameters()]))
+    assert norm > 0.1 and clipped.item() == pytest.approx(0.01, rel=1e-4)
+
+
 class ScriptedEvaluation:
     """Stands in for training.evaluate: the periodic evaluations (``eval_size`` palindromes) score
     the given accuracies in turn; any other evaluation (the final score) scores 0."""
