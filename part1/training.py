@@ -32,7 +32,7 @@ from common.runtime import UserError, environment_info, resolve_device, seed_eve
 from part1.dataset import PalindromeDataset, encode_input, fixed_test_set
 from part1.lstm import LSTM
 from part1.options import (ARCHITECTURE, RESUME_CURRENT, RESUME_OVERRIDABLE, RESUME_SAVED,
-                           checkpoint_to_resume)
+                           checkpoint_to_resume, resume_path)
 from part1.vanilla_rnn import VanillaRNN
 
 CHECKPOINT_KIND = "part1"  # checkpoint.pt and model.pt alike
@@ -169,6 +169,9 @@ def prepare_run_dir(args) -> Path:
     own = out / "checkpoint.pt"
     continuing = bool(args.resume) and checkpoint_to_resume(args).resolve() == own.resolve()
     if own.exists() and not (continuing or args.overwrite):
+        if args.resume:
+            raise UserError(f"'{out}' already holds another run; continue '{resume_path(args)}' "
+                            "into another --out_dir")
         raise UserError(f"'{out}' already holds a run; pass --resume to continue it or "
                         "--overwrite to start afresh")
     return prepare_out_dir(out)

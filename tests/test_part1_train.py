@@ -16,7 +16,7 @@ import torch
 
 from common.checkpoint import FORMAT_VERSION, atomic_save, load_checkpoint
 from common.io import read_csv, read_json
-from common.runtime import run_main
+from common.runtime import UserError, run_main
 from part1 import train as train_script
 from part1 import training
 from part1.dataset import PalindromeDataset, fixed_test_set
@@ -199,6 +199,10 @@ def test_resume_from_a_path_continues_that_run_in_another_folder(tmp_path, refer
     assert (first / "checkpoint.pt").read_bytes() == before
     # without --out_dir the run continues in the folder of its checkpoint
     assert parse_args(["--resume", str(first / "checkpoint.pt")]).out_dir == str(first)
+    # and it never continues over another run
+    with pytest.raises(UserError, match="already holds another run"):
+        training.train(parse_args([*SMALL, "--out_dir", str(branch), "--resume",
+                                   str(first / "checkpoint.pt")]))
 
 
 def test_checkpoint_round_trip_restores_the_whole_run(tmp_path):
