@@ -8,6 +8,7 @@ every rank reaches together (print intervals, checkpoints, the end), never once 
 """
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
@@ -86,5 +87,8 @@ class Dist:
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the group. The DDP wrapper sits in reference cycles; collecting it first lets its
+        reducer release gloo's threads while the interpreter is alive (at exit they abort the process)."""
         if self.active and dist.is_initialized():
+            gc.collect()
             dist.destroy_process_group()
