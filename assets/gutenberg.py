@@ -30,12 +30,12 @@ import argparse
 import hashlib
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from common.args import make_parser, positive_float
+from common.io import atomic_write
 from common.runtime import UserError, run_main
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"  # the environment variable GUTENBERG_CACHE overrides it
@@ -190,18 +190,7 @@ def download(name_or_id: str = DEFAULT_BOOK, cache_dir: str | os.PathLike | None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda handle: handle.write(data), mode="xb")
 
 
 def _check_pin(path: Path, sha256: str) -> None:
