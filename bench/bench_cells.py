@@ -1,7 +1,7 @@
 """Training-step time of the hand-written cells against nn.RNN / nn.LSTM, side by side in one process.
 
 One training step = zero_grad + forward + cross-entropy on the last step + backward + gradient
-clipping + RMSprop step (the optimizer of part1/train.py, ``part1.training.build_optimizer``), batch
+clipping + RMSprop step (the optimizer of part1/train.py, ``common.optim.make_optimizer``), batch
 128, hidden 128. The three contenders (our default path with the hand-written backward, our cells
 recorded step by step by autograd, and nn.RNN / nn.LSTM) start from the same weights, so they
 compute the same function (``tests/test_part1_bench.py`` checks it), and run interleaved, one step
@@ -16,7 +16,6 @@ step adds, measured in a fresh process per contender (``--peak_memory``, T = 100
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import statistics
@@ -32,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.args import make_parser, nonnegative_int, positive_int
+from common.optim import make_optimizer
 from common.runtime import environment_info
 from part1.lstm import LSTM
-from part1.training import build_optimizer
 from part1.vanilla_rnn import VanillaRNN
 
 
@@ -81,8 +81,7 @@ class TrainingStep:
 
     def __init__(self, model) -> None:
         self.model = model
-        self.optimizer = build_optimizer(argparse.Namespace(optimizer="rmsprop", learning_rate=1e-3),
-                                         model)
+        self.optimizer = make_optimizer("rmsprop", model.parameters(), lr=1e-3)
 
     def __call__(self, x, y) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -206,21 +205,21 @@ def bench_config(kind, T, d, n, batch, warmup, repeats) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one small configuration, few repeats")
-    parser.add_argument("--lengths", nargs="+", type=int, default=[20, 50, 100])
-    parser.add_argument("--input_dims", nargs="+", type=int, default=[1, 10])
-    parser.add_argument("--models", nargs="+", default=["RNN", "LSTM"])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--lengths", nargs="+", type=positive_int, default=[20, 50, 100], help="sequence lengths T")
+    parser.add_argument("--input_dims", nargs="+", type=int, choices=[1, 10], default=[1, 10], help="input sizes d")
+    parser.add_argument("--models", nargs="+", choices=["RNN", "LSTM"], default=["RNN", "LSTM"], help="cells to time")
+    parser.add_argument("--batch", type=positive_int, default=128, help="palindromes per step")
+    parser.add_argument("--hidden", type=positive_int, default=128, help="hidden units")
+    parser.add_argument("--repeats", type=positive_int, default=20, help="timed steps per contender")
+    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps per contender")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads; None: torch's default")
     parser.add_argument("--peak_memory", action="store_true",
                         help="measure the peak resident memory of one step instead of timing "
                              "(one fresh process per contender; default lengths: 100)")
     parser.add_argument("--out", default=None,
-                        help="JSON output (default bench/results/cells.json, or cells_memory.json)")
+                        help="JSON output; None: bench/results/cells.json, or cells_memory.json")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
