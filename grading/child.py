@@ -37,12 +37,12 @@ def isolate(root: Path, part: str) -> None:
     importlib.invalidate_caches()
 
 
-def limit(memory_bytes: int, log) -> None:
+def limit(memory_bytes: int, log, stack) -> None:
     os.setsid()  # a process group of its own: the parent stops it with everything it started
     os.dup2(log.fileno(), 1)  # the student's prints go to the log, not to the grader's report
     os.dup2(log.fileno(), 2)
-    faulthandler.enable(log)  # a segfault leaves the Python stack in the log
-    faulthandler.register(signal.SIGUSR1, log, all_threads=True)  # the parent asks before a kill
+    faulthandler.enable(stack)  # a segfault leaves the Python stack, apart from the prints
+    faulthandler.register(signal.SIGUSR1, stack, all_threads=True)  # the parent asks before a kill
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     except (ValueError, OSError):
@@ -72,10 +72,12 @@ def run(target: str, context: Context) -> dict:
 
 
 def child_main(root: str, part: str, target: str, kind: str, workdir: str, memory_bytes: int) -> None:
-    """Entry point of the forked child; ``workdir`` receives ``log.txt`` and ``result.json``."""
+    """Entry point of the forked child; ``workdir`` receives ``log.txt`` (prints), ``stack.txt``
+    (faulthandler) and ``result.json``."""
     workdir = Path(workdir)
-    with open(workdir / "log.txt", "a", encoding="utf-8", errors="replace") as log:
-        limit(memory_bytes, log)
+    with open(workdir / "log.txt", "a", encoding="utf-8", errors="replace") as log, \
+            open(workdir / "stack.txt", "a", encoding="utf-8") as stack:
+        limit(memory_bytes, log, stack)
         isolate(Path(root), part)
         outcome = run(target, Context(Path(root), workdir, kind))
         (workdir / "result.json.tmp").write_text(json.dumps(outcome), encoding="utf-8")

@@ -34,6 +34,9 @@ IGNORED = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".ipynb
                                  "*.pth", "*.ckpt", "results", "runs", "checkpoints", "summaries", "cache")
 MAX_FILE_BYTES = 20 * 2**20  # larger files (datasets, weights) are left out of the copy
 GRACE_SECONDS = 1.0          # between asking a timed-out child for its stack and killing it
+WATCH_SECONDS = 0.1          # how often a running check's memory and output are looked at
+MEMORY_WATCH = 0.9           # a check is stopped at this share of its address-space limit (with its stack)
+MAX_LOG_BYTES = 64 * 2**20   # a check that prints more is stopped (a print in an endless loop fills the disk)
 FRAME = re.compile(r'File "([^"]+)", line (\d+) in (\S+)')
 
 _lock = threading.Lock()
@@ -90,7 +93,7 @@ def student_line(log: str, root: Path) -> str:
     faulthandler wrote (most recent call first), or ``""``."""
     for match in FRAME.finditer(log):
         path = Path(match[1])
-        if path.is_relative_to(root):
+        if path.is_absolute() and path.is_relative_to(root):  # not "<frozen ...>"
             return f" at {path.relative_to(root)}:{match[2]} in {match[3]}"
     return ""
 
@@ -114,13 +117,42 @@ def stop_all() -> None:
         stop(pid)
 
 
-def _interpret(exitcode: int | None, timed_out: bool, workdir: Path, root: Path, limits: Limits):
+def _address_space(pid: int) -> int:
+    """The bytes of address space (what RLIMIT_AS limits) of a process, 0 when unknown (not Linux)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return 0
+
+
+def _watch(child, log: Path, limits: Limits) -> str:
+    """Wait for the child to end: "" when it did, else why it must be stopped ("time", "memory",
+    "output"). Memory is stopped before RLIMIT_AS makes allocations fail, which often aborts the
+    process without a Python stack; stopped here, faulthandler gives the student's line."""
+    deadline = time.monotonic() + limits.timeout
+    while not child.wait(WATCH_SECONDS):
+        if time.monotonic() > deadline:
+            return "time"
+        if _address_space(child.pid) > MEMORY_WATCH * limits.memory_gb * 2**30:
+            return "memory"
+        if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
+            return "output"
+    return ""
+
+
+def _interpret(exitcode: int | None, stopped: str, workdir: Path, root: Path, limits: Limits):
     """``(status, message)`` from the child's result file, or from how it ended."""
-    log = (workdir / "log.txt").read_text(encoding="utf-8", errors="replace") \
-        if (workdir / "log.txt").exists() else ""
-    where = student_line(log, root.resolve())
-    if timed_out:
+    stack = workdir / "stack.txt"
+    where = student_line(stack.read_text(encoding="utf-8", errors="replace") if stack.exists() else "", root.resolve())
+    if stopped == "time":
         return "fail", f"stopped after {limits.timeout:g} s (the time limit per check){where}"
+    if stopped == "memory":
+        return "fail", (f"stopped at {MEMORY_WATCH:.0%} of the memory limit per check ({limits.memory_gb:g} GB of "
+                        f"address space){where}: a tensor or an autograd graph that keeps growing (a loop "
+                        "that never ends?)")
+    if stopped == "output":
+        return "fail", f"stopped after printing more than {MAX_LOG_BYTES >> 20} MB{where} (a print in a loop?)"
     try:
         outcome = json.loads((workdir / "result.json").read_text(encoding="utf-8"))
         return outcome["status"], outcome["message"]
@@ -149,11 +181,11 @@ def run_check(submission: Path, check: Check, limits: Limits) -> Outcome:
             raise GradingError(str(exc)) from None
         _running.add(child.pid)
         try:
-            timed_out = not child.wait(limits.timeout)
+            stopped = _watch(child, workdir / "log.txt", limits)
         finally:  # the time limit, or Ctrl-C in the grader
             if not child.finished.is_set():
                 stop(child.pid)
                 child.wait()
             _running.discard(child.pid)
-        status, message = _interpret(child.exitcode, timed_out, workdir, root, limits)
+        status, message = _interpret(child.exitcode, stopped, workdir, root, limits)
     return Outcome(status, message, time.monotonic() - start)

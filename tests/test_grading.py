@@ -19,13 +19,15 @@ import pytest
 
 from grading.batch import grade_batch
 from grading.checks.source import forbidden_uses
+from grading import sandbox
 from grading.grade import grade_submission
 from grading.registry import CHECKS
 from grading.rubric import load_rubric, select_checks
 from grading.sandbox import Limits
 from tests.conftest import ROOT, assert_one_line_error, run_script
 
-STYLE_B = Path(__file__).with_name("grading_fixtures") / "style_b"
+FIXTURES = Path(__file__).with_name("grading_fixtures")
+STYLE_B = FIXTURES / "style_b"
 RUBRIC = load_rubric()
 LIMITS = Limits(timeout=60, memory_gb=3)
 
@@ -112,9 +114,74 @@ def test_a_submission_in_another_style_gets_full_marks():
     assert "time-major (T, B, V)" in found["text_model_shapes"]
 
 
+# Other correct styles (each fixture's README.md says what it holds), with what the report must say.
+STYLES = {
+    "classic_2019": {"rnn_sanity_t5": "after 1925 steps",  # unscaled torch.randn: needs more than 1,000
+                     "text_model_shapes": "time-major (T, B) indices -> logits time-major (T, B, V)"},
+    "fused_gates": {"rnn_parity": "parameters matched by shape (Wx = the input weights",
+                    "lstm_parity": "W = the weights on [x, h], b = the gate bias, W_out = W_ph, b_out = b_p; "
+                                   "gates in the order g, i, f, o"},
+    "onehot_timemajor": {"rnn_shapes": "output (B, 10) for time-major one-hot (T, B, 10) with input_dim=10",
+                         "lstm_parity": "Wx[0..3] = the input weights",
+                         "text_model_shapes": "input one-hot (B, T, V) -> logits (B, T, V)"},
+}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_submissions_in_other_styles_get_full_marks(style):
+    result = grade(FIXTURES / style)
+    assert failed(result) == set() and result["total"] == 100, messages(result)
+    for name, fragment in STYLES[style].items():
+        assert fragment in messages(result)[name]
+
+
+RNN_B_P = "        self.b_p = nn.Parameter(torch.zeros(num_classes))\n"
+FIXTURE_BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fragment of their messages
+    "fused sigmoid candidate": (
+        "fused_gates", [("part1/lstm.py", "torch.tanh(g), torch.sigmoid(i)", "torch.sigmoid(g), torch.sigmoid(i)")],
+        "lstm_parity", {"lstm_parity": "a sigmoid instead of tanh for the candidate g(t)"}),
+    "p from the first step": (
+        "fused_gates", [("part1/vanilla_rnn.py", "range(x.size(1))", "range(1)")], "rnn_parity,rnn_gradients",
+        {"rnn_parity": "p computed from h(1), the first step", "rnn_gradients": "Wh's gradient is exactly zero"}),
+    "no output gate": (
+        "classic_2019", [("part1/lstm.py", "h = torch.tanh(c) * o", "h = torch.tanh(c)")], "lstm_parity,lstm_gradients",
+        {"lstm_parity": "no output gate: h(t) = tanh(c(t))", "lstm_gradients": "W_ox gets no gradient"}),
+    "b_p missing": (  # a forgotten parameter fails the comparison instead of skipping it
+        "classic_2019", [("part1/vanilla_rnn.py", RNN_B_P, ""), ("part1/vanilla_rnn.py", " + self.b_p", "")],
+        "rnn_parity,rnn_param_count", {"rnn_parity": "no parameter named b_p", "rnn_param_count": "133 parameters"}),
+    "log-probabilities": (  # fine with nn.NLLLoss: passes, with a note
+        "classic_2019", [("part1/vanilla_rnn.py", "        return p\n", "        return p.log_softmax(1)\n")],
+        "rnn_parity", {}),
+    "W_hh used the other way round": (  # h @ W_hh with W_hx (out, in): another storage of a square matrix
+        "classic_2019", [("part1/vanilla_rnn.py", "h @ self.W_hh.t()", "h @ self.W_hh")], "rnn_parity", {}),
+    "a batch of one crashes": (
+        "onehot_timemajor", [("part2/model.py", "self.lstm(x)", "self.lstm(x.squeeze())")], "text_model_shapes",
+        {"text_model_shapes": "a batch of one sequence, as sampling feeds, fails"}),
+}
+
+
+@pytest.mark.parametrize("bug", FIXTURE_BUGS)
+def test_a_bug_in_another_style_costs_the_checks_it_breaks(tmp_path, bug):
+    fixture, edits, only, expected = FIXTURE_BUGS[bug]
+    root = tmp_path / "submission"
+    shutil.copytree(FIXTURES / fixture, root)
+    for edit in edits:
+        plant(root, *edit)
+    result = grade(root, only=only)
+    assert failed(result) == set(expected), messages(result)
+    for name, fragment in expected.items():
+        assert fragment in messages(result)[name]
+    notes = {"log-probabilities": "the outputs are log-probabilities",
+             "W_hh used the other way round": "weights stored (out, in) as in the equations, the square ones (in, out)"}
+    if bug in notes:
+        assert notes[bug] in messages(result)["rnn_parity"]
+
+
 CRASHES = {  # a first statement for the RNN's forward, and what the report must say
     "hang": ("while True: pass", ["stopped after 3 s", "at part1/vanilla_rnn.py:19 in forward"]),
     "sys.exit": ("sys.exit(3)", ["the code called sys.exit(3) at part1/vanilla_rnn.py:19 in forward"]),
+    # the builtin exit() raises from <frozen _sitebuiltins>, which is not the student's file
+    "exit()": ("exit()", ["the code called sys.exit(None) at part1/vanilla_rnn.py:19 in forward"]),
     "os._exit": ("os._exit(0)", ["exited with code 0 before the check finished"]),
     "segfault": ("os.kill(os.getpid(), signal.SIGSEGV)", ["crashed with SIGSEGV at part1/vanilla_rnn.py:19"]),
     "memory": ("torch.ones(2**31)", ["can't allocate memory", "the memory limit per check was reached"]),
@@ -133,6 +200,29 @@ def test_a_hang_or_a_crash_costs_only_its_check(tmp_path, crash):
     assert failed(result) == {"rnn_shapes"}
     for fragment in fragments:
         assert fragment in messages(result)["rnn_shapes"]
+
+
+RUNAWAYS = {  # a first statement for the RNN's forward that never ends, and what the report must say
+    # an endless loop grows memory (here 1 MB a millisecond): stopped before RLIMIT_AS aborts it blindly
+    "memory": ("grow = [torch.ones(2**18) for _ in iter(int, 1) if not time.sleep(0.001)]",
+               "stopped at 90% of the memory limit per check (2 GB of address space) at part1/vanilla_rnn.py:19"),
+    "prints": ("grow = [print('x' * 1000) for _ in iter(int, 1)]",
+               "stopped after printing more than 1 MB at part1/vanilla_rnn.py:19"),
+}
+
+
+@pytest.mark.parametrize("runaway", RUNAWAYS)
+def test_runaway_memory_or_output_is_stopped_at_the_students_line(tmp_path, monkeypatch, runaway):
+    statement, fragment = RUNAWAYS[runaway]
+    monkeypatch.setattr(sandbox, "MAX_LOG_BYTES", 2**20)  # the parent watches the log
+    root = tmp_path / "submission"
+    shutil.copytree(STYLE_B, root)
+    plant(root, "part1/vanilla_rnn.py", "import torch\n", "import time\nimport torch\n")
+    first = "        x = x.t().unsqueeze(-1)"  # the statement lands on line 19, after the added import
+    plant(root, "part1/vanilla_rnn.py", first, f"        {statement}\n{first}")
+    result = grade(root, only="rnn_shapes", limits=Limits(timeout=30, memory_gb=2))
+    assert failed(result) == {"rnn_shapes"}
+    assert fragment in messages(result)["rnn_shapes"]
 
 
 def test_a_module_that_does_not_import_costs_only_the_checks_that_need_it(tmp_path):

@@ -48,7 +48,7 @@ def student_frame(exc: BaseException) -> str:
         frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)]
     for filename, lineno, name, line in reversed(frames):
         path = Path(filename).resolve()
-        if path.is_relative_to(root):
+        if not filename.startswith("<") and path.is_relative_to(root):  # not "<frozen ...>", "<string>"
             code = f": {one_line(line, 80)}" if line else ""
             return f" at {path.relative_to(root)}:{lineno} in {name}{code}"
     return ""

@@ -24,11 +24,15 @@ def reference_palindromes(n: int, T: int, generator: torch.Generator):
 
 
 def _digits(value, what: str) -> list[int]:
-    """A digit sequence or a single digit (list, NumPy array or tensor, int or float) as ints."""
+    """A digit sequence or a single digit (list, NumPy array or tensor, int or float) as ints; one-hot
+    rows ``(T, 10)`` (the skeleton's comment suggests one-hot inputs) count as their digits."""
     try:
-        flat = torch.as_tensor(value).double().flatten()
+        array = torch.as_tensor(value).double()
     except Exception as exc:
         raise CheckFailed(f"{what} is a {type(value).__name__}, not numbers: {describe(exc)}") from None
+    if array.dim() == 2 and array.shape[1] == 10 and ((array == 0) | (array == 1)).all() and (array.sum(1) == 1).all():
+        array = array.argmax(1)
+    flat = array.flatten()
     if not ((flat == flat.round()) & (flat >= 0) & (flat <= 9)).all():
         raise CheckFailed(f"{what} holds values other than the digits 0-9: {flat.tolist()[:12]}")
     return [int(v) for v in flat.tolist()]

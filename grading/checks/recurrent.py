@@ -3,7 +3,7 @@ the parameter count, gradients and the T = 5 sanity run of question 1.3.
 
 Students feed the digits in several forms; every check finds the forms a model accepts (an output of
 shape ``(B, num_classes)``) and uses the first in :data:`VARIANTS`, so nothing beyond the skeleton's
-``(batch, seq_length)`` batches is required.
+``(batch, seq_length)`` batches is required (time-major ``(seq_length, batch)`` ones are accepted too).
 """
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ CLASSES = {"rnn": ("vanilla_rnn", "VanillaRNN"), "lstm": ("lstm", "LSTM")}
 NUM_CLASSES, HIDDEN, BATCH, STEPS = 10, 7, 3, 6  # small and pairwise different, so shapes tell apart
 
 # The sanity run (question 1.3): the grader's data and loop, the student's model. This repository's
-# models reach 99% in 25-300 steps with every input form (measured over 4 seeds), so the budget
-# leaves a wide margin; a model evaluated every EVAL_EVERY steps stops as soon as it gets there.
+# models reach 99% in 25-300 steps with every input form (measured over 4 seeds); a correct RNN
+# initialised with the skeleton-era torch.randn (std 1, saturated tanh) needs 2,000-2,750, so the
+# budget is 5,000 (the skeleton's own run is 10,000 steps at a third of this learning rate). A model
+# evaluated every eval_every steps stops as soon as it gets there: only a failing one pays the budget.
 # The held-out set is evaluated in batches of the training size, for models built around a batch size.
-SANITY = dict(T=5, hidden=64, batch=128, lr=3e-3, max_steps=1000, eval_every=25, test_size=1024,
+SANITY = dict(T=5, hidden=64, batch=128, lr=3e-3, max_steps=5000, eval_every=25, test_size=1024,
               clip=10.0, target=0.99, seed=0)
 
 
@@ -41,6 +43,10 @@ VARIANTS = (
     Variant("(B, T, 1) digits with input_dim=1", 1, lambda d: d.float().unsqueeze(-1)),
     Variant("(B, T) digits with input_dim=1", 1, lambda d: d.float()),
     Variant("(B, T) digit indices with input_dim=10", 10, lambda d: d),
+    # time-major, for models whose training script transposes the skeleton's (B, T) batches
+    Variant("time-major one-hot (T, B, 10) with input_dim=10", 10, lambda d: F.one_hot(d.t(), 10).float()),
+    Variant("time-major (T, B, 1) digits with input_dim=1", 1, lambda d: d.t().float().unsqueeze(-1)),
+    Variant("time-major (T, B) digits with input_dim=1", 1, lambda d: d.t().float()),
 )
 
 
@@ -213,5 +219,5 @@ def check_sanity(ctx) -> str:
         return f"{acc:.1%} held-out accuracy after {step} steps ({recipe})"
     probabilities = looks_like_softmax(first_output(model(variant.encode(test_x[:s["batch"]]))))
     hint = f"; {SOFTMAX_HINT}" if probabilities else ""
-    raise CheckFailed(f"{acc:.1%} held-out accuracy after {s['max_steps']} steps ({recipe}); this "
-                      f"repository's model needs at most 300; is p(T) read from the last step?{hint}")
+    raise CheckFailed(f"{acc:.1%} held-out accuracy after {s['max_steps']} steps ({recipe}); this repository's "
+                      f"model needs at most 300; is h(t-1) fed back and p(T) read from the last step?{hint}")

@@ -1,9 +1,9 @@
 """Checks of the part-2 ``TextDataset`` on a UTF-8 text of the grader's, with non-ASCII characters.
 
 Only the skeleton's interface is used: ``TextDataset(filename, seq_length)``, ``vocab_size``,
-``convert_to_string(ids)`` and items ``(inputs, targets)``. The vocabulary in index order is read
-as ``convert_to_string([i])`` for ``i < vocab_size``; ``_char_to_ix`` / ``char_to_ix`` are checked
-when present but never required.
+``convert_to_string(ids)`` and items ``(inputs, targets)`` (indices, or one-hot rows). The
+vocabulary in index order is read as ``convert_to_string([i])`` for ``i < vocab_size``;
+``_char_to_ix`` / ``char_to_ix`` are checked when present but never required.
 """
 from __future__ import annotations
 
@@ -72,7 +72,11 @@ def vocabulary(dataset) -> str:
 
 
 def ids(value) -> list[int]:
-    return [int(v) for v in torch.as_tensor(value).flatten().tolist()]
+    """Indices as ints; one-hot rows ``(T, V)`` count as their indices."""
+    value = torch.as_tensor(value)
+    if value.dim() == 2 and value.shape[1] > 1 and ((value == 0) | (value == 1)).all() and (value.sum(1) == 1).all():
+        value = value.argmax(1)
+    return [int(v) for v in value.flatten().tolist()]
 
 
 def items(dataset) -> list[tuple[list[int], list[int]]]:

@@ -1,10 +1,11 @@
 """Checks of the part-2 ``TextGenerationModel``: the layout of its inputs and outputs, and that it
 learns from a small text with the grader's own training loop.
 
-Students feed ``(B, T)`` index batches or time-major ``(T, B)`` ones and return ``(B, T, V)`` or
-``(T, B, V)`` logits, sometimes with the LSTM state as a second output. The layout is found from
-the shapes and confirmed by causality: changing the input of sequence b at step t may change only
-the outputs of sequence b at steps >= t, which tells the time axis from the batch axis.
+Students feed ``(B, T)`` index batches or time-major ``(T, B)`` ones (or either one-hot encoded)
+and return ``(B, T, V)`` or ``(T, B, V)`` logits, sometimes with the LSTM state as a second output.
+The layout is found from the shapes and confirmed by causality: changing the input of sequence b at
+step t may change only the outputs of sequence b at steps >= t, which tells the time axis from the
+batch axis. Sampling feeds one sequence, one character at a time: a batch of one must work too.
 """
 from __future__ import annotations
 
@@ -19,18 +20,23 @@ from .common import SOFTMAX_HINT, CheckFailed, construct, describe, first_output
 from .text import TEXT
 
 SHAPE = dict(batch=4, steps=7, vocab=13, hidden=16, layers=2)  # batch != steps: the axes tell apart
-# The grader's training run: this repository's model ends about 1 nat below the text's character
-# entropy (what a model that ignores its inputs can reach) well within the budget.
-TRAINING = dict(hidden=64, layers=2, batch=32, steps=30, lr=1e-2, updates=150, margin=0.5, seed=0)
+# The grader's training run stops once the mean of the last 10 losses is `margin` below the text's
+# character entropy (3.19 nats, what a model that ignores its inputs reaches). Measured over 2 seeds:
+# an nn.Embedding model gets there in about 100 steps, a one-hot nn.LSTM with dropout 0.5 between
+# its layers in 150-200 (1.2 nats at 300); a model that ignores its inputs stays at 3.2, one with a
+# softmax on its output above 3.4 (its floor for 78 characters).
+TRAINING = dict(hidden=64, layers=2, batch=32, steps=30, lr=1e-2, updates=400, margin=0.5, seed=0)
 
 
 @dataclass(frozen=True)
 class Layout:
     label: str
     time_major: bool  # feed (T, B) instead of (B, T)
+    one_hot: bool = False  # feed one-hot float vectors instead of indices
 
 
-LAYOUTS = (Layout("(B, T) indices", False), Layout("time-major (T, B) indices", True))
+LAYOUTS = (Layout("(B, T) indices", False), Layout("time-major (T, B) indices", True),
+           Layout("one-hot (B, T, V)", False, True), Layout("time-major one-hot (T, B, V)", True, True))
 
 
 def build(vocab: int, hidden: int, layers: int, batch: int, steps: int):
@@ -41,13 +47,14 @@ def build(vocab: int, hidden: int, layers: int, batch: int, steps: int):
 
 def logits(model, layout: Layout, x: torch.Tensor, vocab: int):
     """The model's logits for x ``(B, T)`` as ``(B, T, V)``, and how they came out."""
-    output = first_output(model(x.t() if layout.time_major else x))
+    fed = x.t() if layout.time_major else x
+    output = first_output(model(F.one_hot(fed, vocab).float() if layout.one_hot else fed))
     B, T = x.shape
     if tuple(output.shape) == (B, T, vocab):
         return output, "(B, T, V)"
     if tuple(output.shape) == (T, B, vocab):
         return output.transpose(0, 1), "time-major (T, B, V)"
-    raise CheckFailed(f"output {tuple(output.shape)} for input {tuple(x.t().shape if layout.time_major else x.shape)}"
+    raise CheckFailed(f"output {tuple(output.shape)} for input {tuple(fed.shape)}"
                       f"; expected (B, T, V) = {(B, T, vocab)} or (T, B, V)")
 
 
@@ -89,6 +96,21 @@ def find_layout(model, vocab: int, batch: int, steps: int):
     raise CheckFailed("; ".join(reasons))
 
 
+def sampling_problem(model, layout: Layout, vocab: int, steps: int) -> str:
+    """What fails on a batch of one sequence, of ``steps`` characters and of one (as sampling
+    feeds), or "" when nothing does."""
+    for shape in ((1, steps), (1, 1)):
+        x = torch.randint(0, vocab, shape, generator=torch.Generator().manual_seed(2))
+        try:
+            with torch.no_grad():
+                logits(model, layout, x, vocab)
+        except CheckFailed as exc:
+            return f"{exc}"
+        except Exception as exc:
+            return f"{describe(exc)} for input {tuple(x.shape)} ({layout.label})"
+    return ""
+
+
 def check_shapes(ctx) -> str:
     s = SHAPE
     model = build(s["vocab"], s["hidden"], s["layers"], s["batch"], s["steps"])
@@ -97,7 +119,13 @@ def check_shapes(ctx) -> str:
     with torch.no_grad():
         output, _ = logits(model, layout, x, s["vocab"])
     note = f"; note: {SOFTMAX_HINT}" if looks_like_softmax(output) else ""
-    return f"input {layout.label} -> logits {label}, causal in time{note}"
+    problem = sampling_problem(model, layout, s["vocab"], s["steps"])
+    if problem:  # a model built around its batch size may still sample when built with batch_size=1
+        if sampling_problem(build(s["vocab"], s["hidden"], s["layers"], 1, s["steps"]).eval(), layout,
+                            s["vocab"], s["steps"]):
+            raise CheckFailed(f"a batch of one sequence, as sampling feeds, fails: {problem}")
+        note += "; a batch of one sequence works only with a model built with batch_size=1"
+    return f"input {layout.label} -> logits {label}, causal in time, also for a batch of one{note}"
 
 
 def entropy(text: str) -> float:
@@ -116,7 +144,8 @@ def check_loss_falls(ctx) -> str:
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
     generator, losses = torch.Generator().manual_seed(s["seed"]), []
-    for _ in range(s["updates"]):
+    goal = entropy(TEXT) - s["margin"]
+    while len(losses) < s["updates"] and not (len(losses) >= 10 and sum(losses[-10:]) / 10 < goal):
         starts = torch.randint(0, len(data) - s["steps"] - 1, (s["batch"],), generator=generator)
         windows = data[starts[:, None] + torch.arange(s["steps"] + 1)]  # (B, T + 1)
         output, _ = logits(model, layout, windows[:, :-1], len(vocab))
@@ -125,10 +154,11 @@ def check_loss_falls(ctx) -> str:
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    start, end, goal = losses[0], sum(losses[-10:]) / 10, entropy(TEXT) - s["margin"]
-    recipe = f"{s['updates']} Adam steps, lr {s['lr']:g}, batch {s['batch']}x{s['steps']}, {s['hidden']} hidden"
+    start, end = losses[0], sum(losses[-10:]) / 10
+    recipe = f"{len(losses)} Adam steps, lr {s['lr']:g}, batch {s['batch']}x{s['steps']}, {s['hidden']} hidden"
     if end < goal:
         return f"loss {start:.2f} -> {end:.2f} nats, below {goal:.2f} (entropy - {s['margin']:g}; {recipe})"
+    hint = SOFTMAX_HINT if looks_like_softmax(output) else \
+        "are the inputs fed to the LSTM and the outputs aligned with the targets?"
     raise CheckFailed(f"loss {start:.2f} -> {end:.2f} nats ({recipe}); a model that ignores its inputs reaches "
-                      f"the text's entropy {entropy(TEXT):.2f}, expected below {goal:.2f}: are the inputs fed "
-                      "to the LSTM and the outputs aligned with the targets?")
+                      f"the text's entropy {entropy(TEXT):.2f}, expected below {goal:.2f}: {hint}")
