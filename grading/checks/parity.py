@@ -131,13 +131,15 @@ def compare(kind, candidates, params, x, student, dtype, post):
     return results
 
 
-def diagnose(kind, results, x, output, dtype, post) -> str:
-    for _, W, *_ in results:
-        W = {n: t.detach() for n, t in W.items()}
+def diagnose(kind, results, x, output, dtype, post):
+    """``(what the outputs match, the result of the mapping they match with)``; the closest mapping
+    when no common mistake explains them."""
+    for result in results:
+        W = {n: t.detach() for n, t in result[1].items()}
         for mistake, words in MISTAKES[kind].items():
             if torch.allclose(output, post(equations(kind, W, x, mistake)), **TOLERANCE[dtype]):
-                return f"they match the equations with {words}"
-    return "compare the forward with the assignment's equations term by term"
+                return f"they match the equations with {words}", result
+    return "compare the forward with the assignment's equations term by term", min(results, key=lambda r: r[3])
 
 
 def candidates_for(kind: str, params: dict, D: int) -> list:
@@ -190,7 +192,5 @@ def check_parity(ctx) -> str:
             wrong = ", ".join(f"{n} ({e:.2g})" for n, e in errors.items() if e)
             raise CheckFailed(f"the outputs equal {builtin}'s but the gradients of {wrong} differ "
                               f"(a hand-written backward, or a detach() in the recurrence?){note}")
-    error = min(r[3] for r in results)
-    tried = results[0][0].label if len(results) == 1 else f"{len(results)} ways of matching the parameters"
-    raise CheckFailed(f"the outputs differ from {builtin}'s by up to {error:.3g} ({tried}); "
-                      f"{diagnose(ctx.kind, results, x, student[0], dtype, post)}{note}")
+    words, (candidate, _, _, error, _) = diagnose(ctx.kind, results, x, student[0], dtype, post)
+    raise CheckFailed(f"the outputs differ from {builtin}'s by up to {error:.3g} ({candidate.label}); {words}{note}")

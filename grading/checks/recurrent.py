@@ -72,9 +72,10 @@ def sample_digits(batch: int = BATCH, steps: int = STEPS, seed: int = 0) -> torc
 
 
 def try_variant(cls: type, variant: Variant, digits: torch.Tensor):
-    """``(model, output)`` when ``variant`` gives logits ``(B, num_classes)``, else the reason."""
+    """``(model, output)`` when ``variant`` gives logits ``(B, num_classes)``, else the reason (a model
+    built around its batch size is built with the batch's)."""
     try:
-        model = build(cls, variant.input_dim)
+        model = build(cls, variant.input_dim, batch=digits.shape[0])
         output = first_output(model(variant.encode(digits)))
     except CheckFailed as exc:
         return str(exc)
@@ -127,7 +128,11 @@ def check_shapes(ctx) -> str:
         raise no_form_accepted(outcomes)
     labels = ", ".join(v.label for v, _ in accepted)
     note = f"; note: {SOFTMAX_HINT}" if looks_like_softmax(accepted[0][1]) else ""
-    return f"output (B, {NUM_CLASSES}) for {labels}{note}"
+    single = try_variant(model_class(ctx.kind), accepted[0][0], sample_digits(batch=1))
+    if not isinstance(single, tuple):
+        raise CheckFailed(f"output (B, {NUM_CLASSES}) for {labels}, but a batch of one sequence fails "
+                          f"({accepted[0][0].label}): {single}")
+    return f"output (B, {NUM_CLASSES}) for {labels}, and for a batch of one{note}"
 
 
 def expected_count(kind: str, D: int, H: int = HIDDEN, C: int = NUM_CLASSES) -> int:

@@ -53,6 +53,19 @@ def chars(text: str) -> str:
     return ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in text[:8]) + (" ..." if len(text) > 8 else "")
 
 
+def to_string(dataset, indices: list[int]):
+    """``convert_to_string(indices)``; given a tensor of them when a list fails (a version written
+    for the tensors a sampling loop has)."""
+    try:
+        return dataset.convert_to_string(indices)
+    except Exception:
+        try:
+            return dataset.convert_to_string(torch.tensor(indices))
+        except Exception:
+            pass
+        raise
+
+
 def vocabulary(dataset) -> str:
     """The characters in index order: ``convert_to_string([i])`` for every ``i < vocab_size``."""
     size = getattr(dataset, "vocab_size", None)
@@ -62,7 +75,7 @@ def vocabulary(dataset) -> str:
     vocab = []
     for index in range(int(size)):
         try:
-            char = dataset.convert_to_string([index])
+            char = to_string(dataset, [index])
         except Exception as exc:
             raise CheckFailed(f"convert_to_string([{index}]) failed: {describe(exc)}") from None
         if not isinstance(char, str) or len(char) != 1:
@@ -109,7 +122,7 @@ def check_roundtrip(ctx) -> str:
                           f"{chars(''.join(sorted(missing))) or '-'}; not in the text: "
                           f"{chars(''.join(sorted(extra))) or '-'}; repeated: {len(vocab) - len(set(vocab))}")
     index = {ch: i for i, ch in enumerate(vocab)}
-    decoded = dataset.convert_to_string([index[ch] for ch in TEXT])
+    decoded = to_string(dataset, [index[ch] for ch in TEXT])
     if decoded != TEXT:
         at = next((i for i, (a, b) in enumerate(zip(decoded, TEXT)) if a != b), min(len(decoded), len(TEXT)))
         raise CheckFailed(f"convert_to_string of the text's indices differs from the text at character {at}: "
@@ -118,7 +131,7 @@ def check_roundtrip(ctx) -> str:
     for number, (inputs, _) in enumerate(items(dataset)):
         if len(inputs) != SEQ_LENGTH:
             raise CheckFailed(f"item {number} has {len(inputs)} inputs, expected seq_length={SEQ_LENGTH}")
-        piece = dataset.convert_to_string(inputs)
+        piece = to_string(dataset, inputs)
         if piece not in TEXT:
             raise CheckFailed(f"the inputs of item {number} decode to {piece!r}, which is not in the text: "
                               "do __getitem__ and convert_to_string use the same character order?")
