@@ -16,7 +16,11 @@ column per curve) and ``grads_over_time.json``: ``{"input_length", "batch_size",
 {name: {"norms", "first", "last", "ratio", "trained", "held_out_accuracy", "held_out_size",
 "source"}}}`` with ``norms[t-1]`` = ||dL/dh(t)|| for t = 1..T, ``first``/``last`` its values at t = 1
 and t = T, ``ratio`` = first / last, and for a trained model the held-out accuracy and set size its
-``model.pt`` recorded (None for untrained curves).
+``model.pt`` recorded (None for untrained curves). Every LSTM curve also has ``cell_norms``:
+``cell_norms[t-1]`` = ||dL/dc(t)||, the gradient reaching the cell state (a CSV column
+``<name>, dL/dc`` too); every RNN curve has ``w_hh_singular_values`` (descending) and
+``spectral_radius`` (the largest |eigenvalue|) of its W_hh, which decide how fast dL/dh(t) grows or
+shrinks going back in time.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from common.args import make_parser, nonnegative_int, positive_int
 from common.checkpoint import load_checkpoint
 from common.io import prepare_out_dir, write_csv, write_json
 from common.runtime import UserError, environment_info, resolve_device, run_main, seed_everything
+from part1.bptt import lstm_step
 from part1.dataset import encode_input, fixed_test_set
 from part1.lstm import LSTM
 from part1.training import CHECKPOINT_KIND, build_model
@@ -53,6 +58,43 @@ def gradient_norms(model: torch.nn.Module, digits: torch.Tensor, targets: torch.
     return torch.stack([g.norm(dim=1).mean() for g in grads]).detach()  # (T,)
 
 
+def cell_gradient_norms(model: LSTM, digits: torch.Tensor, targets: torch.Tensor,
+                        input_dim: int) -> torch.Tensor:
+    """Mean over the batch of ||dL_b/dc_b(t)|| for t = 1..T, as a ``(T,)`` tensor.
+
+    The LSTM's forward hands out h(t) only, so the sequence is rerun here step by step on the
+    teaching path (``lstm_step``), keeping every c(t); the fast path is left as it is.
+    """
+    x = encode_input(digits, input_dim).to(model.W_gx.dtype)  # (B, T, d)
+    W_x, W_h, b = model.stacked()
+    xw = torch.matmul(x, W_x.t()) + b  # (B, T, 4n)
+    h = xw.new_zeros(x.shape[0], model.num_hidden)  # h(0), (B, n)
+    c = torch.zeros_like(h)  # c(0), (B, n)
+    cells = []
+    for xw_t in xw.unbind(1):
+        h, c = lstm_step(xw_t, h, c, W_h.t())  # h(t), c(t): (B, n)
+        cells.append(c)
+    logits = torch.addmm(model.b_p, h, model.W_ph.t())  # (B, K)
+    loss = F.cross_entropy(logits, targets, reduction="sum")
+    grads = torch.autograd.grad(loss, cells)  # T x (B, n)
+    return torch.stack([g.norm(dim=1).mean() for g in grads]).detach()  # (T,)
+
+
+def recurrent_spectrum(model: VanillaRNN) -> dict:
+    """The singular values of W_hh (descending) and its spectral radius (largest |eigenvalue|)."""
+    W_hh = model.W_hh.detach()
+    return {"w_hh_singular_values": [float(v) for v in torch.linalg.svdvals(W_hh)],
+            "spectral_radius": float(torch.linalg.eigvals(W_hh).abs().max())}
+
+
+def model_extras(model: torch.nn.Module, digits, targets, input_dim: int) -> dict:
+    """The keys a curve gets beyond ||dL/dh(t)||: cell-state gradients (LSTM) or W_hh's spectrum."""
+    if isinstance(model, LSTM):
+        norms = cell_gradient_norms(model, digits, targets, input_dim)
+        return {"cell_norms": [float(v) for v in norms]}
+    return recurrent_spectrum(model)
+
+
 def load_trained(path: str, device) -> tuple[torch.nn.Module, dict]:
     """A model saved by part1/train.py (``model.pt``), rebuilt with the flags it was trained with,
     and the result it recorded (``{}`` when it holds none, e.g. a checkpoint.pt)."""
@@ -66,14 +108,16 @@ def load_trained(path: str, device) -> tuple[torch.nn.Module, dict]:
     return model.eval(), (state.get("extras") or {}).get("result", {})
 
 
-def curve_record(norms: torch.Tensor, result: dict | None = None, source=None) -> dict:
-    """One curve of grads_over_time.json (keys in the module docstring)."""
+def curve_record(norms: torch.Tensor, result: dict | None = None, source=None,
+                 extras: dict | None = None) -> dict:
+    """One curve of grads_over_time.json (keys in the module docstring); ``extras`` from
+    :func:`model_extras`."""
     result = result or {}
     return {"norms": [float(v) for v in norms], "first": float(norms[0]), "last": float(norms[-1]),
             "ratio": float(norms[0] / norms[-1]), "trained": source is not None,
             "held_out_accuracy": result.get("test_accuracy"),
             "held_out_size": result.get("test_size"),
-            "source": None if source is None else str(source)}
+            "source": None if source is None else str(source), **(extras or {})}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,15 +188,19 @@ def measure(args, device) -> dict:
     curves = {}
     # float64 so that gradients down to 1e-300 are measured instead of flushed to zero
     for name, model in untrained.items():
-        curves[name] = curve_record(gradient_norms(model.double(), digits, targets, args.input_dim))
+        model = model.double()
+        curves[name] = curve_record(gradient_norms(model, digits, targets, args.input_dim),
+                                    extras=model_extras(model, digits, targets, args.input_dim))
     for name, path, cls in (("RNN trained", args.rnn_model, VanillaRNN),
                             ("LSTM trained", args.lstm_model, LSTM)):
         if path:
             model, result = load_trained(path, device)
             if not isinstance(model, cls):
                 raise UserError(f"'{path}' holds a {type(model).__name__}, not a {cls.__name__}")
-            norms = gradient_norms(model.double(), digits, targets, model.input_dim)
-            curves[name] = curve_record(norms, result, source=path)
+            model = model.double()
+            norms = gradient_norms(model, digits, targets, model.input_dim)
+            curves[name] = curve_record(norms, result, source=path,
+                                        extras=model_extras(model, digits, targets, model.input_dim))
     return curves
 
 
@@ -162,9 +210,12 @@ def main() -> int:
     seed_everything(args.seed)
     curves = measure(args, device)
     out = prepare_out_dir(args.out_dir)
-    rows = [{"t": t + 1, **{name: f"{c['norms'][t]:.6e}" for name, c in curves.items()}}
+    columns = {name: c["norms"] for name, c in curves.items()}
+    columns.update({f"{name}, dL/dc": c["cell_norms"] for name, c in curves.items()
+                    if "cell_norms" in c})
+    rows = [{"t": t + 1, **{name: f"{v[t]:.6e}" for name, v in columns.items()}}
             for t in range(args.input_length)]
-    write_csv(out / "grads_over_time.csv", rows, ["t", *curves])
+    write_csv(out / "grads_over_time.csv", rows, ["t", *columns])
     write_json(out / "grads_over_time.json", {"input_length": args.input_length,
                                               "batch_size": args.batch_size, "seed": args.seed,
                                               "curves": curves})

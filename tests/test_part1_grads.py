@@ -8,7 +8,8 @@ import torch
 from common.checkpoint import FORMAT_VERSION, atomic_save
 from common.io import read_csv, read_json
 from part1 import grads_over_time
-from part1.grads_over_time import gradient_norms
+from part1.grads_over_time import cell_gradient_norms, gradient_norms, recurrent_spectrum
+from part1.lstm import LSTM
 from part1.options import parse_args
 from part1.training import CHECKPOINT_KIND, train
 from part1.vanilla_rnn import VanillaRNN
@@ -55,12 +56,26 @@ def test_script_writes_curves_and_shows_vanishing_gradients(tmp_path, monkeypatc
     # the JSON holds the same curves: every norm, both ends and their ratio
     record = read_json(tmp_path / "grads_over_time.json")
     assert (record["input_length"], record["batch_size"], record["seed"]) == (40, 4, 0)
-    assert list(record["curves"]) == [name for name in rows[0] if name != "t"]
+    assert list(record["curves"]) == [name for name in rows[0]
+                                      if name != "t" and not name.endswith(", dL/dc")]
     for name, curve in record["curves"].items():
         assert [f"{v:.6e}" for v in curve["norms"]] == [f"{r[name]:.6e}" for r in rows]
         assert (curve["first"], curve["last"]) == (curve["norms"][0], curve["norms"][-1])
         assert curve["ratio"] == pytest.approx(curve["first"] / curve["last"])
         assert curve["trained"] is False and curve["held_out_accuracy"] is None
+        if name.startswith("LSTM"):  # the cell-state gradient, in the JSON and as a CSV column
+            assert len(curve["cell_norms"]) == 40 and "w_hh_singular_values" not in curve
+            assert [f"{v:.6e}" for v in curve["cell_norms"]] == [
+                f"{r[name + ', dL/dc']:.6e}" for r in rows]
+        else:
+            values = curve["w_hh_singular_values"]
+            assert len(values) == 128 and values == sorted(values, reverse=True)
+            assert 0 < curve["spectral_radius"] <= values[0] * (1 + 1e-9)
+            assert "cell_norms" not in curve
+    # an orthogonal W_hh keeps every direction's length; the uniform one shrinks the state on the whole
+    orthogonal = record["curves"]["RNN untrained (orthogonal W_hh)"]
+    assert orthogonal["spectral_radius"] == pytest.approx(1, abs=1e-5)
+    assert record["curves"][uniform]["spectral_radius"] < 0.9
     assert f"ratio h(1)/h(T) = {record['curves'][uniform]['ratio']:.3e}" in proc.stdout
 
 
@@ -84,6 +99,9 @@ def test_trained_model_curves_and_bad_paths(tmp_path, monkeypatch, capsys):
     assert curve["trained"] is True and curve["source"] == str(model)
     assert (curve["held_out_accuracy"], curve["held_out_size"]) == (result["test_accuracy"], 50)
     assert len(curve["norms"]) == 10
+    weights = torch.load(model, weights_only=False)["model"]["W_hh"].double()
+    torch.testing.assert_close(torch.tensor(curve["w_hh_singular_values"], dtype=torch.double),
+                               torch.linalg.svdvals(weights))
     wrong = grads(monkeypatch, capsys, "--input_length", "10", "--out_dir", tmp_path,
                   "--lstm_model", model)
     assert_one_line_error(wrong, "not a LSTM")
@@ -125,3 +143,45 @@ def test_incomplete_model_file_is_refused_in_one_line(tmp_path, monkeypatch, cap
     proc = grads(monkeypatch, capsys, "--input_length", "5", "--out_dir", tmp_path, "--rnn_model",
                  tmp_path / "no_weights.pt")
     assert_one_line_error(proc, "not a complete part-1 model.pt")
+
+
+def lstm_by_hand(model: LSTM, x: torch.Tensor, nudges: list) -> torch.Tensor:
+    """The LSTM's logits from its equations, gate by gate, with ``nudges[t]`` added to c(t): the
+    gradient of the loss with respect to a zero nudge is dL/dc(t)."""
+    h = c = torch.zeros(x.shape[0], model.num_hidden, dtype=torch.double)
+    for t, nudge in enumerate(nudges):
+        x_t = x[:, t]
+        g = torch.tanh(x_t @ model.W_gx.T + h @ model.W_gh.T + model.b_g)
+        i = torch.sigmoid(x_t @ model.W_ix.T + h @ model.W_ih.T + model.b_i)
+        f = torch.sigmoid(x_t @ model.W_fx.T + h @ model.W_fh.T + model.b_f)
+        o = torch.sigmoid(x_t @ model.W_ox.T + h @ model.W_oh.T + model.b_o)
+        c = g * i + c * f + nudge
+        h = torch.tanh(c) * o
+    return h @ model.W_ph.T + model.b_p
+
+
+def test_cell_norms_are_the_gradient_with_respect_to_the_cell_state():
+    torch.manual_seed(0)
+    model = LSTM(6, 10, 5, 10, chrono=True).double()
+    digits = torch.randint(0, 10, (3, 6)).double()
+    targets = torch.tensor([2, 5, 9])
+    norms = cell_gradient_norms(model, digits, targets, 10)
+    nudges = [torch.zeros(3, 5, dtype=torch.double, requires_grad=True) for _ in range(6)]
+    logits = lstm_by_hand(model, torch.nn.functional.one_hot(digits.long(), 10).double(), nudges)
+    loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum")
+    expected = torch.stack([g.norm(dim=1).mean() for g in torch.autograd.grad(loss, nudges)])
+    torch.testing.assert_close(norms, expected)
+    assert norms[0] != norms[-1]  # the six steps are told apart
+
+
+def test_w_hh_spectrum_is_that_of_the_model():
+    torch.manual_seed(0)
+    uniform = VanillaRNN(5, 10, 16, 10, recurrent_init="same")
+    spectrum = recurrent_spectrum(uniform)
+    torch.testing.assert_close(torch.tensor(spectrum["w_hh_singular_values"]),
+                               torch.linalg.svdvals(uniform.W_hh.detach()))
+    assert spectrum["spectral_radius"] == pytest.approx(
+        float(torch.linalg.eigvals(uniform.W_hh.detach()).abs().max()))
+    orthogonal = recurrent_spectrum(VanillaRNN(5, 10, 16, 10, recurrent_init="orthogonal"))
+    assert orthogonal["w_hh_singular_values"] == pytest.approx([1.0] * 16, abs=1e-5)
+    assert orthogonal["spectral_radius"] == pytest.approx(1.0, abs=1e-5)
