@@ -12,6 +12,7 @@ merged into ``<out_dir>/results.csv``, summarised in ``<out_dir>/summary.json`` 
     python part1/length_study.py --write_sbatch study.sbatch   # a SLURM job array, one cell a task
     SLURM_ARRAY_TASK_ID=7 python part1/length_study.py --task_from_env   # what one array task runs
     python part1/length_study.py --curriculum --workers 2   # the curriculum variant (below)
+    python part1/length_study.py --baseline --workers 2     # the assignment's defaults (below)
 
 An interrupted study resumes: finished cells are skipped, an unfinished cell resumes from its
 checkpoint, and nothing half-finished is ever recorded as a result.
@@ -25,6 +26,14 @@ them as separate series ("RNN (curriculum)"), never averaged together. Steps and
 curriculum row count that length only. With ``--workers N`` whole (model, seed) chains run in
 parallel; a cell never starts before its predecessor has finished. The SLURM path does not support
 it.
+
+Baseline series (``--baseline``), also a separate study: every cell trains from scratch with
+:func:`part1.recipes.baseline_recipe`, the assignment's default training parameters (learning rate
+1e-3, uniform W_hh for the RNN, no chrono for the LSTM) instead of the tuned recipe, over lengths 5,
+10, 15, 20, 30, 40, 50 unless ``--lengths`` or ``--quick`` say otherwise. Its cells are named
+``..._base``, its rows carry ``recipe`` "baseline" and its series are "RNN (baseline)" and "LSTM
+(baseline)", so it too shares ``--out_dir``. Resume, ``--workers`` and the SLURM path work as for
+the tuned study; not with ``--curriculum``.
 """
 from __future__ import annotations
 
@@ -69,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  "it can share --out_dir with the from-scratch study; --workers "
                                  "runs (model, seed) chains in parallel; not with "
                                  "--write_sbatch or --task_from_env")
+    grid_group.add_argument("--baseline", action="store_true",
+                            help="the baseline series, a separate study: the assignment's default "
+                                 "training parameters (part1/recipes.baseline_recipe) over lengths "
+                                 "5..50; its cells are named *_base and its rows and series are "
+                                 "labelled baseline, so it can share --out_dir; not with "
+                                 "--curriculum")
     run_group = parser.add_argument_group("running")
     run_group.add_argument("--workers", type=positive_int, default=1,
                            help="cells trained in parallel processes, sharing the CPU threads")
@@ -99,6 +114,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.seeds = [0]
     if len(set(args.seeds)) != len(args.seeds):
         parser.error("--seeds must be distinct non-negative integers")
+    if args.baseline and args.curriculum:
+        parser.error("--baseline and --curriculum are separate studies; run them one at a time")
     if args.curriculum and (args.write_sbatch or args.task_from_env):
         parser.error("--curriculum runs each (model, seed) chain of lengths in order and is not "
                      "supported as a SLURM job array; drop --write_sbatch/--task_from_env")
@@ -179,7 +196,7 @@ def run_cells(settings: Settings, todo: list, workers: int, on_row) -> bool:
 def main() -> int:
     args = parse_args()
     out = Path(args.out_dir)
-    cells = grid(args.models, args.lengths, args.seeds, args.quick, args.curriculum)
+    cells = grid(args.models, args.lengths, args.seeds, args.quick, args.curriculum, args.baseline)
     if args.write_sbatch:
         Path(args.write_sbatch).write_text(sbatch_script(args, cells, ROOT), encoding="utf-8")
         (out / "slurm").mkdir(parents=True, exist_ok=True)  # SLURM does not create --output folders
@@ -192,14 +209,17 @@ def main() -> int:
     check_same_recipes(args, out)
     # Array tasks write these files concurrently: each write replaces the file whole (atomic rename).
     write_json(out / "config.json", {"args": vars(args), "environment": environment_info(),
-                                     "recipes": {f"{m}_T{t}": recipe(m, t, args.quick)
+                                     "recipes": {f"{m}_T{t}": recipe(m, t, args.quick,
+                                                                     args.baseline)
                                                  for m, t, _ in cells}})
-    todo = [c for c in cells if not row_file(out, cell_name(*c, args.curriculum)).exists()]
-    print(f"{len(cells)} {'curriculum ' if args.curriculum else ''}cells, "
+    todo = [c for c in cells
+            if not row_file(out, cell_name(*c, args.curriculum, args.baseline)).exists()]
+    variant = "curriculum " if args.curriculum else "baseline " if args.baseline else ""
+    print(f"{len(cells)} {variant}cells, "
           f"{len(cells) - len(todo)} already done, {len(todo)} to run with {args.workers} "
           "worker(s)", flush=True)
     settings = Settings(str(out), args.quick, threads_per_worker(args.workers), args.device,
-                        args.max_steps, args.checkpoint_every)
+                        args.max_steps, args.checkpoint_every, args.baseline)
     started = time.perf_counter()
     from tqdm import tqdm
 

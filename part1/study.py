@@ -6,6 +6,8 @@ Files under the study's folder: ``cells/<cell>.json`` (one row per finished cell
 once its run has finished, so nothing half-finished is ever recorded), ``runs/<cell>/`` (the run's
 own folder, see part1/training.py), ``results.csv`` (every row, columns :data:`FIELDS`),
 ``summary.json`` (:func:`summary_record`), ``accuracy_vs_length.png`` and ``accuracy_vs_length.md``.
+Three kinds of cells may share the folder, told apart by name and by the ``recipe`` column: tuned
+(``RNN_T005_s0``), curriculum (``..._cur``) and baseline (``..._base``, the assignment's defaults).
 """
 from __future__ import annotations
 
@@ -19,18 +21,21 @@ from common.checkpoint import load_checkpoint
 from common.io import atomic_write_text, markdown_table, read_csv, read_json, write_csv, write_json
 from common.runtime import UserError
 from part1.options import parse_args
-from part1.recipes import FULL_LENGTHS, QUICK_LENGTHS, as_argv, recipe
+from part1.recipes import BASELINE_LENGTHS, FULL_LENGTHS, QUICK_LENGTHS, as_argv, recipe
 from part1.training import CHECKPOINT_KIND, train
 
 FIELDS = ["model_type", "input_length", "seed", "test_accuracy", "test_loss", "steps",
           "train_seconds", "status", "input_dim", "num_hidden", "batch_size", "optimizer",
           "learning_rate", "max_norm", "init", "recurrent_init", "chrono", "train_steps",
-          "time_limit", "curriculum"]
+          "time_limit", "curriculum", "recipe"]
 CURRICULUM_SUFFIX = "_cur"  # cell and run names of the curriculum variant
+BASELINE_SUFFIX = "_base"  # cell and run names of the baseline series (the assignment's defaults)
 # The series of the figure, in drawing order: (name, colour, line style, alpha of the min-max band).
 STYLES = (("RNN", "tab:red", "s--", 0.2), ("LSTM", "tab:blue", "o-", 0.2),
           ("RNN (curriculum)", "tab:orange", "s:", 0.12),
-          ("LSTM (curriculum)", "tab:cyan", "o:", 0.12))
+          ("LSTM (curriculum)", "tab:cyan", "o:", 0.12),
+          ("RNN (baseline)", "tab:purple", "s-.", 0.12),
+          ("LSTM (baseline)", "tab:green", "o-.", 0.12))
 SBATCH_TEMPLATE = """#!/bin/bash
 #SBATCH --job-name=palindrome-study
 #SBATCH --array=0-{last}
@@ -53,6 +58,7 @@ class Settings:
     device: str
     max_steps: int | None = None
     checkpoint_every: int = 200
+    baseline: bool = False  # every cell trains with recipes.baseline_recipe
 
 
 def threads_per_worker(workers: int) -> int:
@@ -61,20 +67,24 @@ def threads_per_worker(workers: int) -> int:
     return max(1, torch.get_num_threads() // workers)
 
 
-def grid(models, lengths, seeds, quick: bool, curriculum: bool) -> list[tuple[str, int, int]]:
+def grid(models, lengths, seeds, quick: bool, curriculum: bool,
+         baseline: bool = False) -> list[tuple[str, int, int]]:
     """All (model, length, seed) cells in a fixed order (the SLURM array index is a position here);
-    ``lengths`` None means each model's recipe lengths."""
+    ``lengths`` None means each model's recipe lengths (the baseline's own unless ``quick``)."""
     cells = []
+    defaults = QUICK_LENGTHS if quick else BASELINE_LENGTHS if baseline else FULL_LENGTHS
     for model_type in models:
-        todo = lengths or (QUICK_LENGTHS if quick else FULL_LENGTHS)[model_type]
+        todo = lengths or defaults[model_type]
         if curriculum:
             todo = sorted(set(todo))  # a curriculum goes from short to long
         cells += [(model_type, length, seed) for length in todo for seed in seeds]
     return cells
 
 
-def cell_name(model_type: str, length: int, seed: int, curriculum: bool = False) -> str:
-    return f"{model_type}_T{length:03d}_s{seed}" + (CURRICULUM_SUFFIX if curriculum else "")
+def cell_name(model_type: str, length: int, seed: int, curriculum: bool = False,
+              baseline: bool = False) -> str:
+    suffix = CURRICULUM_SUFFIX if curriculum else BASELINE_SUFFIX if baseline else ""
+    return f"{model_type}_T{length:03d}_s{seed}{suffix}"
 
 
 def row_file(out_dir, name: str) -> Path:
@@ -91,7 +101,7 @@ def chains(cells: list[tuple[str, int, int]]) -> list[tuple[str, list[int], int]
 
 def cell_argv(settings: Settings, model_type: str, length: int, seed: int, run_dir: Path):
     """The recipe of one cell as part1/train.py flags, and the recipe itself (recorded in the row)."""
-    flags = recipe(model_type, length, settings.quick)
+    flags = recipe(model_type, length, settings.quick, settings.baseline)
     if settings.max_steps:
         flags["train_steps"] = min(flags["train_steps"], settings.max_steps)
     flags["checkpoint_every"] = settings.checkpoint_every
@@ -109,7 +119,7 @@ def run_cell(settings: Settings, model_type: str, length: int, seed: int, curric
     """
     torch.set_num_threads(settings.threads)
     out = Path(settings.out_dir)
-    name = cell_name(model_type, length, seed, curriculum)
+    name = cell_name(model_type, length, seed, curriculum, settings.baseline)
     if row_file(out, name).exists():
         return read_json(row_file(out, name))
     init_from = None
@@ -129,7 +139,8 @@ def run_cell(settings: Settings, model_type: str, length: int, seed: int, curric
     result = train(parse_args(argv))
     if result["status"] == "interrupted":
         return result
-    row = {**{k: flags.get(k) for k in FIELDS}, **result, "curriculum": curriculum,
+    kind = "curriculum" if curriculum else "baseline" if settings.baseline else "tuned"
+    row = {**{k: flags.get(k) for k in FIELDS}, **result, "curriculum": curriculum, "recipe": kind,
            "chrono": bool(flags.get("chrono", False)),
            "init_from": str(init_from) if init_from else None}
     write_json(row_file(out, name), row)  # appears only once the run is complete
@@ -158,7 +169,9 @@ def merge(out: Path) -> list[dict]:
     """Collect the per-cell rows into results.csv (sorted, written atomically) and return them as
     results.csv reads back (typed cells)."""
     rows = [read_json(p) for p in sorted((out / "cells").glob("*.json"))]
-    rows.sort(key=lambda r: (r["model_type"], bool(r.get("curriculum")), r["input_length"],
+    for row in rows:  # rows recorded before the recipe column existed
+        row["recipe"] = recipe_kind(row)
+    rows.sort(key=lambda r: (r["model_type"], RECIPE_ORDER.index(r["recipe"]), r["input_length"],
                              r["seed"]))
     write_csv(out / "results.csv", rows, FIELDS)
     return read_csv(out / "results.csv")
@@ -169,14 +182,24 @@ def is_curriculum(row: dict) -> bool:
     return bool(row.get("curriculum"))
 
 
+RECIPE_ORDER = ("tuned", "curriculum", "baseline")  # the values of the recipe column
+
+
+def recipe_kind(row: dict) -> str:
+    """The row's ``recipe`` column; rows written before it existed are told by ``curriculum``."""
+    return row.get("recipe") or ("curriculum" if is_curriculum(row) else "tuned")
+
+
 def series(row: dict) -> str:
-    """The name a row is summarised and plotted under: "RNN", or "RNN (curriculum)"."""
-    return row["model_type"] + (" (curriculum)" if is_curriculum(row) else "")
+    """The name a row is summarised and plotted under: "RNN", "RNN (curriculum)" or
+    "RNN (baseline)"."""
+    kind = recipe_kind(row)
+    return row["model_type"] + ("" if kind == "tuned" else f" ({kind})")
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Per series (model, or model with curriculum) and length: mean, min and max held-out accuracy
-    over seeds, and the number of seeds. Curriculum rows are never averaged with from-scratch ones."""
+    """Per series (model, with its recipe kind) and length: mean, min and max held-out accuracy
+    over seeds, and the number of seeds. Rows of different series are never averaged together."""
     summary: dict = {}
     for row in rows:
         summary.setdefault(series(row), {}).setdefault(row["input_length"], []).append(
@@ -216,7 +239,7 @@ def plot(out: Path, summary: dict) -> None:
             continue
         lengths = list(summary[name])
         mean, low, high, seeds = zip(*(summary[name][t] for t in lengths))
-        ax.plot(lengths, mean, style, color=color, mfc="none" if "curriculum" in name else color,
+        ax.plot(lengths, mean, style, color=color, mfc=color if name in ("RNN", "LSTM") else "none",
                 label=f"{name}, mean of {max(seeds)} seeds")
         ax.fill_between(lengths, low, high, color=color, alpha=alpha, label=f"{name} min-max")
     ax.axhline(0.1, color="gray", ls=":", label="chance (10%)")
@@ -245,6 +268,10 @@ def write_report(out: Path, rows: list[dict]) -> None:
     if any(is_curriculum(r) for r in rows):
         text += ("\nCurriculum rows: each length warm-started from the next shorter one of the "
                  "same model and seed; their steps and seconds count that length only.\n")
+    if any(recipe_kind(r) == "baseline" for r in rows):
+        text += ("\nBaseline rows: the assignment's default training parameters (RMSprop, learning "
+                 "rate 1e-3, uniform W_hh for the RNN, forget bias 1 without chrono for the LSTM); "
+                 "see part1/recipes.baseline_recipe.\n")
     atomic_write_text(out / "accuracy_vs_length.md", text)
 
 
@@ -256,6 +283,8 @@ def passthrough_flags(args) -> str:
         flags += ["--lengths", *map(str, args.lengths)]
     if args.quick:
         flags.append("--quick")
+    if args.baseline:
+        flags.append("--baseline")
     if args.max_steps:
         flags += ["--max_steps", str(args.max_steps)]
     if args.quiet:

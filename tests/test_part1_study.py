@@ -210,3 +210,90 @@ def test_curriculum_rows_stay_out_of_the_from_scratch_summaries():
     summary = summarise(rows_read)
     assert summary["RNN"][10] == (0.2, 0.2, 0.2, 1)
     assert summary["RNN (curriculum)"] == {10: (1.0, 1.0, 1.0, 1)}
+
+
+@pytest.mark.parametrize("model_type", ["RNN", "LSTM"])
+@pytest.mark.parametrize("quick", [False, True])
+def test_baseline_recipe_differs_from_the_tuned_one_only_in_training_parameters(model_type, quick):
+    from part1.recipes import baseline_recipe, recipe
+    for length in (5, 20, 80):
+        tuned, base = recipe(model_type, length, quick), recipe(model_type, length, quick, True)
+        assert base == baseline_recipe(model_type, length, quick)
+        changed = {k for k in {*tuned, *base} if tuned.get(k) != base.get(k)}
+        assert changed <= {"learning_rate", "init", "recurrent_init", "chrono", "train_steps"}
+        assert (base["optimizer"], base["learning_rate"], base["init"]) == ("rmsprop", 1e-3,
+                                                                            "uniform")
+        assert base["train_steps"] == (1000 if quick else 3000)
+        assert base["time_limit"] == tuned["time_limit"] and base["input_dim"] == 10
+        if model_type == "RNN":
+            assert tuned["recurrent_init"] == "orthogonal" and base["recurrent_init"] == "same"
+        else:  # no chrono: train.py's default forget bias
+            assert tuned["chrono"] is True and not base.get("chrono")
+
+
+def test_baseline_grid_names_and_series_stay_apart():
+    from part1.study import STYLES, cell_name, grid, series, summarise
+    assert [t for _, t, _ in grid(["RNN"], None, [0], False, False, baseline=True)] == [
+        5, 10, 15, 20, 30, 40, 50]
+    assert [t for _, t, _ in grid(["RNN"], [7], [0], False, False, baseline=True)] == [7]
+    assert cell_name("LSTM", 5, 1, baseline=True) == "LSTM_T005_s1_base"
+    rows = [{"model_type": "LSTM", "input_length": 5, "seed": 0, "test_accuracy": accuracy,
+             "curriculum": kind == "curriculum", "recipe": kind}
+            for accuracy, kind in ((1.0, "tuned"), (0.5, "baseline"), (0.8, "curriculum"))]
+    rows.append({"model_type": "LSTM", "input_length": 5, "seed": 1, "test_accuracy": 0.9,
+                 "curriculum": False})  # a row recorded before the recipe column
+    assert [series(r) for r in rows] == ["LSTM", "LSTM (baseline)", "LSTM (curriculum)", "LSTM"]
+    summary = summarise(rows)
+    assert summary["LSTM (baseline)"] == {5: (0.5, 0.5, 0.5, 1)}
+    assert summary["LSTM"][5] == (0.95, 0.9, 1.0, 2)
+    drawn = {name for name, *_ in STYLES}
+    assert {"RNN (baseline)", "LSTM (baseline)"} <= drawn  # the figure draws the series it knows
+
+
+def test_baseline_study_runs_resumes_and_shares_the_folder(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "study"
+    common = ["--quick", "--lengths", "5", "--max_steps", "10", "--out_dir", str(out)]
+    proc = study(monkeypatch, capsys, "--baseline", *common)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 baseline cells, 0 already done, 2 to run" in proc.stdout
+    assert sorted(p.name for p in (out / "cells").glob("*.json")) == ["LSTM_T005_s0_base.json",
+                                                                      "RNN_T005_s0_base.json"]
+    rnn = read_json(out / "runs" / "RNN_T005_s0_base" / "config.json")["args"]
+    lstm = read_json(out / "runs" / "LSTM_T005_s0_base" / "config.json")["args"]
+    assert (rnn["learning_rate"], rnn["recurrent_init"]) == (1e-3, "same")
+    assert (lstm["learning_rate"], lstm["chrono"], lstm["forget_bias"]) == (1e-3, False, 1.0)
+    tuned = study(monkeypatch, capsys, "--models", "RNN", *common)
+    assert tuned.returncode == 0 and "1 cells, 0 already done, 1 to run" in tuned.stdout
+    again = study(monkeypatch, capsys, "--baseline", *common)
+    assert "2 baseline cells, 2 already done, 0 to run" in again.stdout
+    rows = read_csv(out / "results.csv")
+    assert [(r["model_type"], r["recipe"], r["curriculum"]) for r in rows] == [
+        ("LSTM", "baseline", False), ("RNN", "tuned", False), ("RNN", "baseline", False)]
+    assert rows[2]["learning_rate"] == 1e-3 and rows[1]["learning_rate"] != 1e-3
+    assert sorted(read_json(out / "summary.json")["series"]) == ["LSTM (baseline)", "RNN",
+                                                                 "RNN (baseline)"]
+    table = (out / "accuracy_vs_length.md").read_text(encoding="utf-8")
+    assert "| RNN | 5 |" in table and "| RNN (baseline) | 5 |" in table
+    assert "| LSTM (baseline) | 5 |" in table and "| LSTM | 5 |" not in table
+
+
+def test_baseline_is_refused_with_curriculum_and_passed_to_slurm_tasks(tmp_path, monkeypatch,
+                                                                       capsys):
+    proc = study(monkeypatch, capsys, "--baseline", "--curriculum", "--out_dir", tmp_path / "s")
+    assert_one_line_error(proc, "--baseline", "--curriculum")
+    assert not (tmp_path / "s").exists()
+    script = tmp_path / "s.sbatch"
+    proc = study(monkeypatch, capsys, "--baseline", "--models", "RNN", "--write_sbatch", script,
+                 "--out_dir", tmp_path / "s")
+    assert proc.returncode == 0, proc.stderr
+    text = script.read_text(encoding="utf-8")
+    assert "#SBATCH --array=0-20\n" in text  # 7 lengths x 3 seeds
+    assert " --baseline --task_from_env\n" in text
+    # what one array task runs: its baseline cell, named and tagged as such
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    task = study(monkeypatch, capsys, "--baseline", "--models", "RNN", "--lengths", "4", "5",
+                 "--seeds", "0", "--quick", "--max_steps", "5", "--task_from_env",
+                 "--out_dir", tmp_path / "t")
+    assert task.returncode == 0, task.stderr
+    assert read_json(tmp_path / "t" / "cells" / "RNN_T005_s0_base.json")["recipe"] == "baseline"
+    assert [p.name for p in (tmp_path / "t" / "cells").iterdir()] == ["RNN_T005_s0_base.json"]
