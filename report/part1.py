@@ -6,19 +6,20 @@ from __future__ import annotations
 import math
 
 from common.io import markdown_table, read_csv, read_json
+from part1.study import recipe_kind
 from report.store import Context, need, pct, put_figure, put_file, put_table, put_values, pyplot, savefig
 
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 
 
 def _is_curriculum(row: dict) -> bool:
-    return row.get("curriculum") in (True, "True")  # typed by common.io.read_csv, or CSV text
+    return recipe_kind(row) == "curriculum"
 
 
 def _from_scratch(rows: list[dict]) -> list[dict]:
-    """The rows of the from-scratch length study; those of its curriculum variant
-    (``length_study.py --curriculum``, ``curriculum`` True) are a separate series, never mixed in."""
-    return [r for r in rows if not _is_curriculum(r)]
+    """The rows of the tuned length study; those of its curriculum and baseline variants
+    (``length_study.py --curriculum`` / ``--baseline``) are separate series, never mixed in."""
+    return [r for r in rows if recipe_kind(r) == "tuned"]
 
 
 def _longest_solved(rows: list[dict], model: str, threshold: float = 0.99):

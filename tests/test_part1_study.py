@@ -197,7 +197,7 @@ def test_curriculum_is_refused_on_the_slurm_path(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "s.sbatch").exists()
 
 
-def test_curriculum_rows_stay_out_of_the_from_scratch_summaries():
+def test_curriculum_and_baseline_rows_stay_out_of_the_from_scratch_summaries():
     from part1.study import summarise
     from report.part1 import _longest_solved
     rows_read = [{"model_type": "RNN", "input_length": 5, "seed": 0, "test_accuracy": 1.0,
@@ -205,7 +205,9 @@ def test_curriculum_rows_stay_out_of_the_from_scratch_summaries():
                  {"model_type": "RNN", "input_length": 10, "seed": 0, "test_accuracy": 0.2,
                   "curriculum": False},
                  {"model_type": "RNN", "input_length": 10, "seed": 0, "test_accuracy": 1.0,
-                  "curriculum": True}]
+                  "curriculum": True},
+                 {"model_type": "RNN", "input_length": 5, "seed": 0, "test_accuracy": 0.1,
+                  "curriculum": False, "recipe": "baseline"}]
     assert _longest_solved(rows_read, "RNN") == (5, {5: [1.0], 10: [0.2]})
     summary = summarise(rows_read)
     assert summary["RNN"][10] == (0.2, 0.2, 0.2, 1)
