@@ -1,5 +1,7 @@
 """What part-2 training writes into ``--summary_path``: ``config.json``, ``metrics.csv``, TensorBoard
-events, ``samples.txt`` and, at the end, ``result.json``. Only rank 0 writes (see part2/train.py).
+events, ``samples.jsonl`` (one JSON row per sampling step, see
+:func:`part2.sampling.training_samples`), the same samples as text in ``samples.txt`` and, at the
+end, ``result.json``. Only rank 0 writes (see part2/train.py).
 
 ``result.json`` has these keys, always all of them (None where there is no value):
 ``steps`` (the last step trained), ``train_steps``, ``seconds`` (training time over all sessions),
@@ -12,10 +14,12 @@ events, ``samples.txt`` and, at the end, ``result.json``. Only rank 0 writes (se
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
 from common.io import atomic_write_text, write_json
+from part2.sampling import samples_text
 
 CSV_FIELDS = ["step", "split", "loss", "accuracy", "learning_rate", "elapsed_s", "chars_per_s"]
 RESULT_KEYS = ("steps", "train_steps", "seconds", "stopped", "best_val_loss", "best_val_step",
@@ -30,16 +34,19 @@ class RunLog:
     def __init__(self, summary_path, config: dict, resume_step: int | None):
         self.folder = Path(summary_path)
         self.csv_path, self.samples_path = self.folder / "metrics.csv", self.folder / "samples.txt"
+        self.jsonl_path = self.folder / "samples.jsonl"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.last_validation: dict = {}
         if resume_step is None:
             atomic_write_text(self.csv_path, ",".join(CSV_FIELDS) + "\n")
             atomic_write_text(self.samples_path, "")
+            atomic_write_text(self.jsonl_path, "")
             for old in (self.folder / "tensorboard").glob("events.out.tfevents.*"):
                 old.unlink()
         else:
             truncate_after(self.csv_path, resume_step)
             truncate_after(self.samples_path, resume_step)
+            truncate_after(self.jsonl_path, resume_step)
             if not self.csv_path.exists():
                 atomic_write_text(self.csv_path, ",".join(CSV_FIELDS) + "\n")
         write_json(self.folder / "config.json", config)
@@ -65,11 +72,15 @@ class RunLog:
         self.last_validation = {"last_val_step": step, "last_val_loss": windows[0], "last_val_accuracy": windows[1],
                                 "last_val_stream_loss": stream[0], "last_val_stream_accuracy": stream[1]}
 
-    def samples(self, step: int, block: str) -> None:
-        """Append a block of samples (see :func:`part2.sampling.training_samples`)."""
+    def samples(self, row: dict) -> None:
+        """Append one row of :func:`part2.sampling.training_samples` to samples.jsonl and as text to
+        samples.txt and TensorBoard."""
+        with open(self.jsonl_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        block = samples_text(row)
         with open(self.samples_path, "a", encoding="utf-8") as handle:
             handle.write(block)
-        self.writer.add_text("samples", "    " + block.replace("\n", "\n    "), step)
+        self.writer.add_text("samples", "    " + block.replace("\n", "\n    "), row["step"])
 
     def result(self, values: dict) -> Path:
         """Write result.json with every key of :data:`RESULT_KEYS` (NaN and infinity become None)."""
@@ -86,10 +97,15 @@ def _plain(value):
 
 
 def truncate_after(path: Path, step: int) -> None:
-    """Drop what a killed run wrote after ``step`` from metrics.csv / samples.txt before resuming."""
+    """Drop what a killed run wrote after ``step`` from metrics.csv / samples.jsonl / samples.txt
+    before resuming (a row cut short by the kill is dropped too)."""
     if not path.exists():
         return
     text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        kept = [ln for ln in text.splitlines(keepends=True) if ln.endswith("\n") and json.loads(ln)["step"] <= step]
+        atomic_write_text(path, "".join(kept))
+        return
     if path.suffix == ".csv":
         lines = text.splitlines(keepends=True)
         kept = lines[:1] + [ln for ln in lines[1:] if ln.strip() and int(ln.split(",", 1)[0]) <= step]

@@ -9,6 +9,8 @@ so ``tau = 2`` is greedier, ``tau = 0.5`` more random, and greedy decoding is th
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.nn import functional as F
 
@@ -135,25 +137,42 @@ def beam_search(model, prompt_ids, length: int, beam_width: int, length_norm: fl
     return candidates[0]
 
 
-def training_samples(model, vocabulary, generator: torch.Generator, step: int, info: str) -> str:
-    """The block written to samples.txt during training: 5 greedy samples of 30 characters and 2 of
-    120 from random first characters, and one 120-character sample at each tau in {0.5, 1, 2}.
-    Newlines are shown as ``\\n`` (and backslashes doubled) so that each sample is one line."""
+def training_samples(model, vocabulary, generator: torch.Generator, step: int, validation_loss: float) -> dict:
+    """The row written to samples.jsonl (and, as text, to samples.txt) during training: 5 greedy
+    samples of 30 characters and 2 of 120 from random first characters, and one 120-character sample
+    at each tau in {0.5, 1, 2}. Each text starts with its random first character (``prompt`` None)."""
     device = next(model.parameters()).device
-    lines = [f"## step {step} ({info})"]
-    for n, length, label in ((5, 30, "greedy, 30 characters"), (2, 120, "greedy, 120 characters")):
+    groups = []
+    for n, length in ((5, 30), (2, 120)):
         start = torch.randint(0, len(vocabulary), (n, 1), generator=generator).to(device)   # (n, 1)
         rest = generate(model, start, length - 1)                                        # (n, length-1)
-        lines.append(label + ":")
-        lines += [f"  {_one_line(vocabulary, row)}" for row in torch.cat([start, rest], 1)]
+        groups.append(_group("greedy", length, None, vocabulary, torch.cat([start, rest], 1)))
     for tau in (0.5, 1.0, 2.0):
         start = torch.randint(0, len(vocabulary), (1, 1), generator=generator).to(device)   # (1, 1)
         rest = generate(model, start, 119, temperature=tau, generator=generator)         # (1, 119)
-        lines.append(f"sampled, tau={tau:g} (softmax(tau*logits)), 120 characters:")
-        lines.append(f"  {_one_line(vocabulary, torch.cat([start, rest], 1)[0])}")
+        groups.append(_group("temperature", 120, tau, vocabulary, torch.cat([start, rest], 1)))
+    loss = validation_loss if math.isfinite(validation_loss) else None
+    return {"step": step, "validation_loss": loss, "groups": groups}
+
+
+def _group(kind: str, length: int, tau: float | None, vocabulary, ids: torch.Tensor) -> dict:
+    texts = ["".join(vocabulary[i] for i in row) for row in ids.tolist()]   # ids (n, length)
+    return {"kind": kind, "length": length, "temperature": tau, "prompt": None, "texts": texts}
+
+
+def samples_text(row: dict) -> str:
+    """A row of :func:`training_samples` as the block of samples.txt. Newlines are shown as ``\\n``
+    (and backslashes doubled) so that each sample is one line."""
+    loss = row["validation_loss"]
+    lines = [f"## step {row['step']} (validation loss {math.nan if loss is None else loss:.4f})"]
+    for group in row["groups"]:
+        if group["kind"] == "greedy":
+            lines.append(f"greedy, {group['length']} characters:")
+        else:
+            lines.append(f"sampled, tau={group['temperature']:g} (softmax(tau*logits)), {group['length']} characters:")
+        lines += [f"  {_one_line(text)}" for text in group["texts"]]
     return "\n".join(lines) + "\n\n"
 
 
-def _one_line(vocabulary, ids: torch.Tensor) -> str:
-    text = "".join(vocabulary[i] for i in ids.tolist())
+def _one_line(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")

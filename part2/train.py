@@ -7,7 +7,7 @@
 Every ``--print_every`` steps the mean training loss and accuracy go to TensorBoard
 (``<summary_path>/tensorboard``) and ``<summary_path>/metrics.csv``; every ``--val_every`` steps the
 held-out tail of the book is evaluated; every ``--sample_every`` steps samples are appended to
-``<summary_path>/samples.txt``; at the end ``curves.png`` and ``result.json`` are written.
+``<summary_path>/samples.jsonl`` (and as text to ``samples.txt``); at the end ``curves.png`` and ``result.json`` are written.
 Checkpoints (``last.pt``, ``best.pt``) are written atomically every ``--checkpoint_every`` steps, at
 the end, and on Ctrl-C, SIGTERM or ``--time_limit``; ``--resume`` continues bit for bit (CPU).
 The flags are defined in ``part2/options.py``, the pieces of the loop in ``part2/training.py``.
@@ -117,8 +117,7 @@ def train(args, ckpt, dataset, device, ddp, local_batch) -> int:
                               f"{windows[1]:.4f} (carried state: {stream[0]:.4f}, {stream[1]:.4f}), "
                               f"lr {trainer.learning_rate:.3g}")
             if due.sample and log is not None:
-                log.samples(run.step, training_samples(model, dataset.chars, run.sample_gen, run.step,
-                                                       f"validation loss {run.last_val_loss:.4f}"))
+                log.samples(training_samples(model, dataset.chars, run.sample_gen, run.step, run.last_val_loss))
             if due.validate or due.checkpoint:  # every rank reaches these steps together
                 run.elapsed_s = budget.elapsed()
                 ranks = gather_ranks(ddp, run)

@@ -3,6 +3,7 @@ search (q. 2.1-2.3), and a worked temperature example (q. 2.1c), from what ``par
 ``part2/sample.py`` wrote under ``<out>/.cache/<piece>/``."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -17,41 +18,31 @@ BOOKKEEPING = {"txt_file", "summary_path", "checkpoint_dir", "resume", "overwrit
                "no_progress", "quiet", "print_every", "checkpoint_every", "book"}
 
 
-def parse_training_samples(path: Path) -> list[dict]:
-    """The blocks of part2/train.py's samples.txt: step, info line, and the labelled samples."""
-    blocks = []
-    for chunk in path.read_text(encoding="utf-8").split("## step ")[1:]:
-        lines = chunk.rstrip("\n").split("\n")
-        step, _, info = lines[0].partition(" ")
-        block = {"step": int(step), "info": info.strip("()"), "groups": {}}
-        label = None
-        for line in lines[1:]:
-            if line.startswith("  ") and label is not None:
-                block["groups"][label].append(line[2:])
-            elif line.endswith(":"):
-                label = line[:-1]
-                block["groups"][label] = []
-        blocks.append(block)
-    return blocks
+def read_training_samples(path: Path) -> list[dict]:
+    """The rows of part2/train.py's samples.jsonl: step, validation_loss, groups (kind, length,
+    temperature, prompt, texts)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _group(block: dict, prefix: str) -> list[str]:
-    return next((v for k, v in block["groups"].items() if k.startswith(prefix)), [])
+def _texts(row: dict, kind: str, length: int) -> list[str]:
+    return next((g["texts"] for g in row["groups"] if g["kind"] == kind and g["length"] == length), [])
 
 
-def _stage_tables(ctx: Context, blocks: list[dict]) -> None:
+def _at_step(row: dict) -> str:
+    loss = row["validation_loss"]
+    return "no validation yet" if loss is None else f"validation loss {loss:.4f}"
+
+
+def _stage_tables(ctx: Context, rows: list[dict]) -> None:
     """What the model wrote at each sampling step of its training."""
-    rows = [[b["step"], b["info"], "<br>".join(code_cell(s) for s in _group(b, "greedy, 30"))]
-            for b in blocks]
     put_table(ctx, "part2_stages.md", markdown_table(
         ["step", "at that step", "five greedy samples of 30 characters (random first character)"],
-        rows))
+        [[r["step"], _at_step(r), "<br>".join(code_cell(s) for s in _texts(r, "greedy", 30))] for r in rows]))
     long_rows = []
-    for b in blocks:
-        tau = {k: v for k, v in b["groups"].items() if k.startswith("sampled")}
-        long_rows.append([b["step"], "<br>".join(code_cell(s) for s in _group(b, "greedy, 120")),
-                          "<br>".join(f"τ={k.split('tau=')[1].split(' ')[0]}: {code_cell(v[0])}"
-                                      for k, v in tau.items() if v)])
+    for r in rows:
+        sampled = [g for g in r["groups"] if g["kind"] == "temperature" and g["texts"]]
+        long_rows.append([r["step"], "<br>".join(code_cell(s) for s in _texts(r, "greedy", 120)),
+                          "<br>".join(f"τ={g['temperature']:g}: {code_cell(g['texts'][0])}" for g in sampled)])
     put_table(ctx, "part2_stages_long.md", markdown_table(
         ["step", "greedy, 120 characters", "sampled at τ = 0.5, 1, 2 (120 characters)"], long_rows))
 
@@ -96,9 +87,9 @@ def collect_part2_train(ctx: Context) -> None:
         "part2.val_chars": f"{config.get('val_chars', 0):,}",
         "part2.parameters": f"{config.get('parameters', 0):,}"})
     values.update(_result_values(read_json(need(summary / "result.json"))))
-    blocks = parse_training_samples(need(summary / "samples.txt"))
-    _stage_tables(ctx, blocks)
-    values["part2.stages"] = ", ".join(str(b["step"]) for b in blocks)
+    rows = read_training_samples(need(summary / "samples.jsonl"))
+    _stage_tables(ctx, rows)
+    values["part2.stages"] = ", ".join(str(r["step"]) for r in rows)
     put_values(ctx, values)
 
 

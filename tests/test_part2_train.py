@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import signal
@@ -16,6 +17,7 @@ from common.checkpoint import load_checkpoint
 from common.io import read_json
 from common.runtime import UserError
 from part2 import training
+from part2.logs import truncate_after
 from part2.train import main as train_main
 from tests.conftest import ROOT, run_script
 from tests.test_part2_support import (ONE_THREAD, SAMPLE, TINY, TRAIN, book_for_tests, generated_text, load_state,
@@ -66,6 +68,7 @@ def test_end_to_end_train_then_evaluate_and_sample(tmp_path, book):
     assert len(greedy30) == 5
     assert all(len(line.strip().replace("\\n", "\n").replace("\\\\", "\\")) <= 30 for line in greedy30)
     assert "tau=0.5" in block and "tau=2" in block
+    assert_sample_rows(summ, [20, 40], rows)
     assert (summ / "curves.png").stat().st_size > 1000
     assert list((summ / "tensorboard").glob("events.out.tfevents.*"))
     assert read_json(summ / "config.json")["args"]["lstm_num_hidden"] == 24
@@ -104,6 +107,34 @@ def test_end_to_end_train_then_evaluate_and_sample(tmp_path, book):
             assert texts[0] == texts[1]
 
 
+def assert_sample_rows(summ, steps, metrics):
+    """samples.jsonl holds one row per sampling step with what was sampled, and samples.txt shows the
+    same texts (newlines escaped)."""
+    rows = [json.loads(line) for line in (summ / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["step"] for r in rows] == steps
+    val = {int(m[0]): float(m[2]) for m in metrics if m[1] == "val"}
+    text = (summ / "samples.txt").read_text(encoding="utf-8")
+    for row in rows:
+        assert set(row) == {"step", "validation_loss", "groups"}
+        assert row["validation_loss"] == pytest.approx(val[row["step"]], abs=1e-6)
+        shapes = [(g["kind"], g["length"], g["temperature"], g["prompt"], len(g["texts"])) for g in row["groups"]]
+        assert shapes == [("greedy", 30, None, None, 5), ("greedy", 120, None, None, 2),
+                          ("temperature", 120, 0.5, None, 1), ("temperature", 120, 1.0, None, 1),
+                          ("temperature", 120, 2.0, None, 1)]
+        for group in row["groups"]:
+            assert all(len(t) == group["length"] for t in group["texts"])
+            assert all(t.replace("\\", "\\\\").replace("\n", "\\n") in text for t in group["texts"])
+
+
+def test_samples_jsonl_resume_drops_the_rows_after_the_checkpoint_and_a_cut_row(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"step": 100, "groups": []}\n{"step": 200, "groups": []}\n{"step": 300, "gr', encoding="utf-8")
+    truncate_after(path, 200)
+    assert path.read_text(encoding="utf-8") == '{"step": 100, "groups": []}\n{"step": 200, "groups": []}\n'
+    truncate_after(path, 150)
+    assert path.read_text(encoding="utf-8") == '{"step": 100, "groups": []}\n'
+
+
 def test_resume_after_train_steps_equals_uninterrupted(tmp_path, book, reference):
     args = ["--txt_file", str(book), *TINY, *run_dirs(tmp_path, "split")]
     assert train_main([*args, "--train_steps", "133"]) == 0          # stops mid print interval
@@ -139,9 +170,11 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, book, reference):
     assert train_main(["--txt_file", str(book), *TINY, *run_dirs(tmp_path, "killed"), "--resume"]) == 0
     assert_ends_like_the_reference(tmp_path, "killed", reference)
     assert metric_rows(tmp_path, "killed") == metric_rows(reference, "reference")
-    samples = [(base / name / "summ" / "samples.txt").read_text(encoding="utf-8")
-               for base, name in ((tmp_path, "killed"), (reference, "reference"))]
-    assert samples[0] == samples[1]
+    for file in ("samples.txt", "samples.jsonl"):
+        samples = [(base / name / "summ" / file).read_text(encoding="utf-8")
+                   for base, name in ((tmp_path, "killed"), (reference, "reference"))]
+        assert samples[0] == samples[1]
+    assert [json.loads(line)["step"] for line in samples[0].splitlines()] == [100, 200, 300]
 
 
 def test_time_limit_stops_with_a_checkpoint_that_resumes(tmp_path, book, reference, monkeypatch):
