@@ -7,7 +7,8 @@
 Every ``--print_every`` steps the mean training loss and accuracy go to TensorBoard
 (``<summary_path>/tensorboard``) and ``<summary_path>/metrics.csv``; every ``--val_every`` steps the
 held-out tail of the book is evaluated; every ``--sample_every`` steps samples are appended to
-``<summary_path>/samples.jsonl`` (and as text to ``samples.txt``); at the end ``curves.png`` and ``result.json`` are written.
+``<summary_path>/samples.jsonl`` (and as text to ``samples.txt``); at the end ``curves.png`` and
+``result.json`` are written.
 Checkpoints (``last.pt``, ``best.pt``) are written atomically every ``--checkpoint_every`` steps, at
 the end, and on Ctrl-C, SIGTERM or ``--time_limit``; ``--resume`` continues bit for bit (CPU).
 The flags are defined in ``part2/options.py``, the pieces of the loop in ``part2/training.py``.
