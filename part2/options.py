@@ -75,7 +75,8 @@ def _optimisation_flags(parser: argparse.ArgumentParser) -> None:
 def _bookkeeping_flags(parser: argparse.ArgumentParser) -> None:
     books = parser.add_argument_group("bookkeeping")
     books.add_argument("--summary_path", type=str, default="./summaries/",
-                       help="TensorBoard events, metrics.csv, samples.txt, samples.jsonl, curves.png, config.json, result.json")
+                       help="TensorBoard events, metrics.csv, samples.txt, samples.jsonl, curves.png, "
+                            "config.json, result.json")
     books.add_argument("--print_every", type=positive_int, default=5, help="steps between train-metric logs")
     books.add_argument("--sample_every", type=nonnegative_int, default=100,
                        help="steps between sample dumps (0: never)")
