@@ -205,14 +205,20 @@ CRASHES = {  # a first statement for the RNN's forward, and what the report must
 }
 
 
+def rnn_with_first_statement(tmp_path, imports: str, statement: str) -> Path:
+    """A copy of the style-B submission whose RNN forward starts with ``statement`` (on line 19)."""
+    root = tmp_path / "submission"
+    shutil.copytree(STYLE_B, root)
+    plant(root, "part1/vanilla_rnn.py", "import torch\n", f"{imports}\nimport torch\n")
+    first = "        x = x.t().unsqueeze(-1)"  # the statement lands on line 19, after the added import
+    plant(root, "part1/vanilla_rnn.py", first, f"        {statement}\n{first}")
+    return root
+
+
 @pytest.mark.parametrize("crash", CRASHES)
 def test_a_hang_or_a_crash_costs_only_its_check(tmp_path, crash):
     statement, fragments = CRASHES[crash]
-    root = tmp_path / "submission"
-    shutil.copytree(STYLE_B, root)
-    plant(root, "part1/vanilla_rnn.py", "import torch\n", "import os, signal, sys\nimport torch\n")
-    first = "        x = x.t().unsqueeze(-1)"  # the statement lands on line 19, after the added import
-    plant(root, "part1/vanilla_rnn.py", first, f"        {statement}\n{first}")
+    root = rnn_with_first_statement(tmp_path, "import os, signal, sys", statement)
     result = grade(root, only="rnn_shapes,palindromes", limits=Limits(timeout=3, memory_gb=3))
     assert failed(result) == {"rnn_shapes"}
     for fragment in fragments:
@@ -232,11 +238,7 @@ RUNAWAYS = {  # a first statement for the RNN's forward that never ends, and wha
 def test_runaway_memory_or_output_is_stopped_at_the_students_line(tmp_path, monkeypatch, runaway):
     statement, fragment = RUNAWAYS[runaway]
     monkeypatch.setattr(sandbox, "MAX_LOG_BYTES", 2**20)  # the parent watches the log
-    root = tmp_path / "submission"
-    shutil.copytree(STYLE_B, root)
-    plant(root, "part1/vanilla_rnn.py", "import torch\n", "import time\nimport torch\n")
-    first = "        x = x.t().unsqueeze(-1)"  # the statement lands on line 19, after the added import
-    plant(root, "part1/vanilla_rnn.py", first, f"        {statement}\n{first}")
+    root = rnn_with_first_statement(tmp_path, "import time", statement)
     result = grade(root, only="rnn_shapes", limits=Limits(timeout=30, memory_gb=2))
     assert failed(result) == {"rnn_shapes"}
     assert fragment in messages(result)["rnn_shapes"]
