@@ -2,7 +2,9 @@
 
     python report/render.py [--out_dir report] [--template report/REPORT.template.md]
 
-The template is ordinary Markdown with three kinds of generated content:
+The template is ordinary Markdown with three kinds of generated content, after its
+``{{include:PATH}}`` lines are replaced by the files they name (relative to the template's folder;
+one file per part, so that each part can be edited on its own):
 
 * ``{{table:NAME}}`` is replaced by the file ``<out_dir>/tables/NAME`` (Markdown written by
   reproduce.py);
@@ -32,6 +34,7 @@ from common.args import make_parser
 from common.io import atomic_write_text, read_json
 from common.runtime import UserError, run_main
 
+INCLUDE = re.compile(r"\{\{\s*include\s*:\s*([^}\s]+)\s*\}\}")
 PLACEHOLDER = re.compile(r"\{\{\s*(table|value)\s*:\s*([^}\s]+)\s*\}\}")
 LEFTOVER = re.compile(r"\{\{\s*[a-z]+\s*:[^}]*\}\}")
 FIGURE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
@@ -87,12 +90,24 @@ def render_text(template: str, out: Path, template_dir: Path | None = None) -> t
     return HEADER + text, problems
 
 
+def read_template(template: Path) -> str:
+    """The template's text with its ``{{include:PATH}}`` lines replaced by the files they name."""
+    if not template.is_file():
+        raise UserError(f"template '{template}' does not exist")
+
+    def include(match: re.Match) -> str:
+        path = template.parent / match.group(1)
+        if not path.is_file():
+            raise UserError(f"template '{template}' includes '{match.group(1)}', which does not exist")
+        return path.read_text(encoding="utf-8").removesuffix("\n")
+
+    return INCLUDE.sub(include, template.read_text(encoding="utf-8"))
+
+
 def render_report(template: Path, out: Path, warn: bool = True) -> list[str]:
     """Write ``<out>/REPORT.md``; return the problems found (empty when complete), each also printed
     on stderr with ``warn``."""
-    if not template.is_file():
-        raise UserError(f"template '{template}' does not exist")
-    text, problems = render_text(template.read_text(encoding="utf-8"), out, template.parent)
+    text, problems = render_text(read_template(template), out, template.parent)
     atomic_write_text(out / "REPORT.md", text)
     for problem in problems if warn else []:
         print(f"warning: REPORT.md: missing {problem}", file=sys.stderr)
