@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, assert_one_line_error, run_script
+from report.render import read_template
 
 TEMPLATE = ROOT / "report" / "REPORT.template.md"
 QUESTIONS = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "2.1", "2.2", "2.3",
@@ -127,7 +128,7 @@ def test_every_link_of_the_report_resolves_from_where_it_was_written(smoke):
 
 def test_every_table_of_the_template_was_generated_and_inlined(smoke):
     out = smoke[1]
-    names = re.findall(r"\{\{table:([^}]+)\}\}", TEMPLATE.read_text(encoding="utf-8"))
+    names = re.findall(r"\{\{table:([^}]+)\}\}", read_template(TEMPLATE))
     assert len(names) >= 20, names
     text = report_text(out)
     for name in names:
@@ -191,7 +192,7 @@ def test_a_killed_training_piece_resumes_from_its_checkpoint(smoke):
 def test_rendering_the_committed_values_gives_the_committed_report():
     from report.render import render_text
 
-    text, problems = render_text(TEMPLATE.read_text(encoding="utf-8"), ROOT / "report", TEMPLATE.parent)
+    text, problems = render_text(read_template(TEMPLATE), ROOT / "report", TEMPLATE.parent)
     assert problems == []
     assert text == (ROOT / "report" / "REPORT.md").read_text(encoding="utf-8")
 
