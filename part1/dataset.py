@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 NUM_DIGITS = 10
 TEST_SEED = 20_181_107  # the held-out test set's own seed: never used for training batches
+VALIDATION_SEED = 7_031_990  # the validation set's (early stopping): neither training nor test
 
 
 def mirror(left: torch.Tensor, seq_length: int) -> torch.Tensor:
@@ -81,6 +82,12 @@ def fixed_test_set(seq_length: int, size: int, seed: int = TEST_SEED):
 def one_hot(digits: torch.Tensor, num_classes: int = NUM_DIGITS) -> torch.Tensor:
     """Digits ``(B, T)`` (any numeric dtype) to one-hot floats ``(B, T, num_classes)``."""
     return torch.nn.functional.one_hot(digits.long(), num_classes).float()
+
+
+def fixed_validation_set(seq_length: int, size: int):
+    """The validation set that decides early stopping: like :func:`fixed_test_set` but from a
+    generator of its own, so the final test score is never on palindromes the run chose with."""
+    return fixed_test_set(seq_length, size, seed=VALIDATION_SEED)
 
 
 def encode_input(digits: torch.Tensor, input_dim: int) -> torch.Tensor:

@@ -81,13 +81,14 @@ def _optimisation_flags(parser: argparse.ArgumentParser) -> None:
 def _bookkeeping_flags(parser: argparse.ArgumentParser) -> None:
     book = parser.add_argument_group("evaluation and bookkeeping")
     book.add_argument("--eval_every", type=positive_int, default=100,
-                      help="evaluate on the held-out set every N steps")
+                      help="evaluate on the validation set every N steps")
     book.add_argument("--eval_size", type=positive_int, default=1000,
-                      help="palindromes of the held-out set used at each periodic evaluation")
+                      help="palindromes of the validation set (its own generator, apart from the "
+                           "test set) scored every --eval_every steps for early stopping")
     book.add_argument("--test_size", type=positive_int, default=10000,
-                      help="palindromes of the fixed held-out set used for the final score")
+                      help="palindromes of the fixed test set used for the final score only")
     book.add_argument("--early_stop_accuracy", type=unit_interval, default=0.999,
-                      help="stop once held-out accuracy is at least this value ...")
+                      help="stop once validation accuracy is at least this value ...")
     book.add_argument("--early_stop_patience", type=positive_int, default=3,
                       help="... at this many consecutive evaluations")
     book.add_argument("--no_early_stop", action="store_true", help="always run --train_steps")
@@ -120,8 +121,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.input_length < 2:
         parser.error(f"--input_length must be at least 2 (the network must read past the first "
                      f"digit), got {args.input_length}")
-    if args.eval_size > args.test_size:
-        parser.error(f"--eval_size ({args.eval_size}) cannot exceed --test_size ({args.test_size})")
     if args.resume and args.overwrite:
         parser.error("--resume and --overwrite exclude each other")
     if args.resume and args.init_from:

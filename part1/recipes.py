@@ -12,7 +12,7 @@ def recipe(model_type: str, length: int, quick: bool = False, baseline: bool = F
     """The training flags for one length (recorded in every row of the results).
 
     Both models read one-hot digits (no ordering between digits is implied), use RMSprop as the
-    assignment asks, and stop once 99.5% of the held-out evaluation set is right twice in a row.
+    assignment asks, and stop once 99.5% of the validation set is right twice in a row.
     LSTM: chrono initialisation (b_f ~ log U(1, T-1), b_i = -b_f) gives cells whose memory lasts as
     long as the sequence from the first step, and a learning rate of 1e-2 lets them lock onto the
     first digit within a few hundred steps. RNN: an orthogonal W_hh (singular values 1, so the

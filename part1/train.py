@@ -3,9 +3,9 @@
     python part1/train.py --model_type LSTM --input_length 20 --input_dim 10
     python part1/train.py --model_type LSTM --input_length 20 --input_dim 10 --resume
 
-Every ``--eval_every`` steps the model is scored on a fixed held-out set; the run stops early once the
-held-out accuracy stays at or above ``--early_stop_accuracy`` for ``--early_stop_patience``
-evaluations, or after ``--time_limit`` seconds. The output folder receives ``config.json``,
+Every ``--eval_every`` steps the model is scored on a fixed validation set; the run stops early once the
+validation accuracy stays at or above ``--early_stop_accuracy`` for ``--early_stop_patience``
+evaluations, or after ``--time_limit`` seconds; the final score is on a separate test set. The output folder receives ``config.json``,
 ``metrics.csv`` (one row per evaluation), ``result.json``, the final model ``model.pt`` and a
 resumable ``checkpoint.pt`` (written atomically every ``--checkpoint_every`` steps and on Ctrl-C /
 SIGTERM). ``--resume`` continues the run from its own checkpoint, ``--resume PATH`` from that

@@ -1,5 +1,5 @@
-"""One part-1 training run as a library: the model and optimizer the flags name, the held-out
-evaluation, the divergence check, the run's state and its checkpoint, and the loop itself.
+"""One part-1 training run as a library: the model and optimizer the flags name, the validation
+(early stopping) and test evaluations, the divergence check, the run's state and its checkpoint, and the loop itself.
 
 ``part1/train.py`` is the command line over :func:`train`; the length study calls :func:`train` in
 process (``train(parse_args(argv))``), and the gradient study and the benchmark build their models
@@ -29,7 +29,7 @@ from common.checkpoint import (StopRequest, checkpoint_state, load_checkpoint, r
 from common.io import prepare_out_dir, write_csv, write_json
 from common.optim import make_optimizer
 from common.runtime import UserError, environment_info, resolve_device, seed_everything
-from part1.dataset import PalindromeDataset, encode_input, fixed_test_set
+from part1.dataset import PalindromeDataset, encode_input, fixed_test_set, fixed_validation_set
 from part1.lstm import LSTM
 from part1.options import (ARCHITECTURE, RESUME_CURRENT, RESUME_OVERRIDABLE, RESUME_SAVED,
                            checkpoint_to_resume, resume_path)
@@ -37,7 +37,7 @@ from part1.vanilla_rnn import VanillaRNN
 
 CHECKPOINT_KIND = "part1"  # checkpoint.pt and model.pt alike
 EXPLODED_LOSS = 100.0  # cross-entropy over 10 classes starts at ln 10 = 2.3; 100 means divergence
-METRIC_FIELDS = ["step", "train_loss", "test_loss", "test_accuracy", "grad_norm", "seconds"]
+METRIC_FIELDS = ["step", "train_loss", "val_loss", "val_accuracy", "grad_norm", "seconds"]
 # result.json: status is max_steps, early_stop or time_limit; test_* are on the --test_size held-out
 # palindromes; train_seconds sums the training time of every session of a resumed run.
 RESULT_KEYS = ("model_type", "input_length", "seed", "status", "steps", "test_accuracy",
@@ -182,8 +182,8 @@ class DivergenceWatch:
 
     The first step whose training loss is NaN or above :data:`EXPLODED_LOSS`, and that loss, are
     kept on the device, so that no step waits for the host; :meth:`check` reads them at evaluations
-    and before every checkpoint, and also scores the current weights on ``probe`` held-out
-    palindromes when no held-out loss is at hand.
+    and before every checkpoint, and also scores the current weights on ``probe`` validation
+    palindromes when no validation loss is at hand.
     """
 
     def __init__(self, device, probe_digits, probe_targets) -> None:
@@ -198,17 +198,17 @@ class DivergenceWatch:
         self.first_bad = torch.where(new_bad, step, self.first_bad)
         self.bad_loss = torch.where(new_bad, loss, self.bad_loss)
 
-    def check(self, run: Run, held_out_loss: float | None = None) -> None:
-        """Raise a :class:`UserError` if a training loss so far, or the held-out loss of the
+    def check(self, run: Run, val_loss: float | None = None) -> None:
+        """Raise a :class:`UserError` if a training loss so far, or the validation loss of the
         current weights, is NaN or exploded."""
         if self.checked == run.step:
             return
         bad, what = int(self.first_bad), f"training loss {float(self.bad_loss):.4g}"
         if bad < 0:
-            if held_out_loss is None:
-                held_out_loss = evaluate(run.model, *self.probe, run.args.input_dim, self.device)[0]
-            if not math.isfinite(held_out_loss) or held_out_loss > EXPLODED_LOSS:
-                bad, what = run.step, f"held-out loss {held_out_loss:.4g} after its update"
+            if val_loss is None:
+                val_loss = evaluate(run.model, *self.probe, run.args.input_dim, self.device)[0]
+            if not math.isfinite(val_loss) or val_loss > EXPLODED_LOSS:
+                bad, what = run.step, f"validation loss {val_loss:.4g} after its update"
         if bad >= 0:
             kept = ("no checkpoint was written" if run.saved_at is None else
                     f"the last good checkpoint '{run.saved_at[0]}' (step {run.saved_at[1]}) is kept")
@@ -236,19 +236,18 @@ def train_step(run: Run, dataset: PalindromeDataset, device) -> tuple[torch.Tens
     return loss.detach(), grad_norm
 
 
-def record_evaluation(run: Run, test_x, test_y, loss, grad_norm, watch: DivergenceWatch) -> dict:
-    """Score the weights on the periodic held-out set, append the row to the history and
-    metrics.csv, and update the early-stopping streak; returns the row."""
+def record_evaluation(run: Run, val_x, val_y, loss, grad_norm, watch: DivergenceWatch) -> dict:
+    """Score the weights on the validation set, append the row to the history and metrics.csv,
+    and update the early-stopping streak; returns the row."""
     args = run.args
-    test_loss, test_acc = evaluate(run.model, test_x[:args.eval_size], test_y[:args.eval_size],
-                                   args.input_dim, watch.device)
-    watch.check(run, test_loss)
-    row = {"step": run.step, "train_loss": round(loss.item(), 6), "test_loss": round(test_loss, 6),
-           "test_accuracy": round(test_acc, 6), "grad_norm": round(float(grad_norm), 6),
+    val_loss, val_acc = evaluate(run.model, val_x, val_y, args.input_dim, watch.device)
+    watch.check(run, val_loss)
+    row = {"step": run.step, "train_loss": round(loss.item(), 6), "val_loss": round(val_loss, 6),
+           "val_accuracy": round(val_acc, 6), "grad_norm": round(float(grad_norm), 6),
            "seconds": round(run.elapsed, 3)}
     run.history.append(row)
     write_csv(run.out / "metrics.csv", run.history, METRIC_FIELDS)
-    run.streak = run.streak + 1 if test_acc >= args.early_stop_accuracy else 0
+    run.streak = run.streak + 1 if val_acc >= args.early_stop_accuracy else 0
     return row
 
 
@@ -263,7 +262,7 @@ def stop_reason(run: Run) -> str | None:
 
 
 def finish(run: Run, test_x, test_y, status: str, device) -> dict:
-    """Score the final weights on the whole held-out set; write model.pt and result.json."""
+    """Score the final weights on the whole test set; write model.pt and result.json."""
     args = run.args
     test_loss, test_acc = evaluate(run.model, test_x, test_y, args.input_dim, device)
     result = {"model_type": args.model_type, "input_length": args.input_length, "seed": args.seed,
@@ -301,8 +300,9 @@ def train(args, given: set | None = None, clock=time.perf_counter) -> dict:
     run = start(args, set(vars(args)) if given is None else given, device)
     dataset = PalindromeDataset(args.input_length + 1, seed=args.seed)
     test_x, test_y = fixed_test_set(args.input_length + 1, args.test_size)
-    probe = min(args.eval_size, args.batch_size)  # held-out palindromes that vet weights before a save
-    watch = DivergenceWatch(device, test_x[:probe], test_y[:probe])
+    val_x, val_y = fixed_validation_set(args.input_length + 1, args.eval_size)
+    probe = min(args.eval_size, args.batch_size)  # validation palindromes that vet weights before a save
+    watch = DivergenceWatch(device, val_x[:probe], val_y[:probe])
     interactive = not args.quiet and sys.stderr.isatty()
     bar = tqdm(total=args.train_steps, initial=run.step, disable=not interactive,
                desc=f"{args.model_type} T={args.input_length}", dynamic_ncols=True)
@@ -314,11 +314,11 @@ def train(args, given: set | None = None, clock=time.perf_counter) -> dict:
             bar.update(1)
             if run.step % args.eval_every == 0 or run.step == args.train_steps:
                 run.elapsed = clock() - started
-                row = record_evaluation(run, test_x, test_y, loss, grad_norm, watch)
-                bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['test_accuracy']:.3f}")
+                row = record_evaluation(run, val_x, val_y, loss, grad_norm, watch)
+                bar.set_postfix(loss=f"{row['train_loss']:.3f}", acc=f"{row['val_accuracy']:.3f}")
                 if not (args.quiet or interactive):
-                    print(f"step {run.step:6d}  train loss {row['train_loss']:.4f}  held-out loss "
-                          f"{row['test_loss']:.4f}  accuracy {row['test_accuracy']:.4f}", flush=True)
+                    print(f"step {run.step:6d}  train loss {row['train_loss']:.4f}  validation loss "
+                          f"{row['val_loss']:.4f}  accuracy {row['val_accuracy']:.4f}", flush=True)
                 reason = stop_reason(run)
                 if reason:
                     status = reason

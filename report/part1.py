@@ -132,9 +132,9 @@ def collect_optimizers(ctx: Context) -> None:
         args = config["args"]
         lr, length = args["learning_rate"], args["input_length"]
         steps = [int(m["step"]) for m in metrics]
-        acc = [float(m["test_accuracy"]) for m in metrics]
+        acc = [float(m["val_accuracy"]) for m in metrics]
         ax1.plot(steps, acc, marker=".", label=opt)
-        ax2.plot(steps, [float(m["test_loss"]) for m in metrics], marker=".", label=opt)
+        ax2.plot(steps, [float(m["val_loss"]) for m in metrics], marker=".", label=opt)
         first = next((s for s, a in zip(steps, acc) if a >= 0.99), None)
         norms = sorted(float(m["grad_norm"]) for m in metrics)
         rows.append([opt, args["learning_rate"], result["steps"], pct(result["test_accuracy"]),
@@ -144,9 +144,9 @@ def collect_optimizers(ctx: Context) -> None:
         values[f"optimizers.{opt}_accuracy"] = pct(result["test_accuracy"])
         values[f"optimizers.{opt}_loss"] = f"{result['test_loss']:.3f}"
     ax1.axhline(0.1, color="gray", ls=":", label="chance")
-    ax1.set(xlabel="training step", ylabel="held-out accuracy", ylim=(0, 1.02),
+    ax1.set(xlabel="training step", ylabel="validation accuracy", ylim=(0, 1.02),
             title=f"LSTM, T = {length}, learning rate {lr:g}")
-    ax2.set(xlabel="training step", ylabel="held-out cross-entropy", yscale="log")
+    ax2.set(xlabel="training step", ylabel="validation cross-entropy", yscale="log")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -231,3 +231,15 @@ def collect_param_count(ctx: Context) -> None:
         ["model", "d", "n", "K", "cell, formula", "cell, sum(p.numel())", "output layer, formula",
          "output, code", "total, code", "match"], rows))
     put_values(ctx, values)
+
+
+def collect_baseline(ctx: Context) -> None:
+    """To be written: the baseline series (the length study's table and figure read it)."""
+
+
+def collect_curriculum(ctx: Context) -> None:
+    """To be written: the curriculum rows."""
+
+
+def collect_chrono_ablation(ctx: Context) -> None:
+    """To be written: the chrono x learning-rate square."""

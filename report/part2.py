@@ -199,3 +199,7 @@ def collect_temperature(ctx: Context) -> None:
         ["", *[f"p({ch})" for ch in chars], "entropy (nats)", "effective choices e^H"], rows))
     values["temperature.logits"] = ", ".join(f"{v:g}" for v in logits)
     put_values(ctx, values)
+
+
+def collect_part2_best(ctx: Context) -> None:
+    """To be written: the best configuration's numbers."""

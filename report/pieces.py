@@ -27,6 +27,10 @@ MODES = {
     "smoke": {
         "threads": 1,
         "length_study": ["--quick", "--lengths", "5"],
+        "baseline": ["--quick", "--lengths", "5"],
+        "curriculum": ["--quick", "--lengths", "5", "10"],
+        "chrono_ablation": {"length": 5, "seeds": [0], "train_steps": 10, "eval_every": 5,
+                            "eval_size": 200, "test_size": 200, "time_limit": 60},
         "optimizers": {"length": 5, "train_steps": 10, "eval_every": 5, "eval_size": 200,
                        "test_size": 200, "time_limit": 60},
         "grads": {"length": 100, "train_steps": 3, "batch_size": 8, "eval_every": 3,
@@ -34,39 +38,82 @@ MODES = {
         "part2_train": ["--train_steps", "20", "--batch_size", "16", "--lstm_num_hidden", "32",
                         "--val_every", "10", "--sample_every", "10", "--print_every", "5",
                         "--checkpoint_every", "10"],
+        "part2_best": ["--preset", "best", "--train_steps", "10", "--batch_size", "8",
+                       "--lstm_num_hidden", "16", "--seq_length", "20", "--val_every", "5",
+                       "--sample_every", "5", "--print_every", "5", "--checkpoint_every", "5"],
         "part2_samples": {"prompts": 1, "length": 20, "long": 40, "num_samples": 2},
         "karate": ["--epochs", "20", "--num_seeds", "2", "--snapshots", "2"],
     },
     "quick": {
         "threads": 1,
         "length_study": ["--quick"],
+        "baseline": ["--quick"],
+        "curriculum": ["--quick"],
+        "chrono_ablation": {"length": 10, "seeds": [0], "time_limit": 60, "test_size": 2000},
         "optimizers": {"length": 10, "train_steps": 500, "eval_every": 25, "eval_size": 500,
                        "test_size": 2000, "time_limit": 90},
         "grads": {"length": 100, "train_steps": 400, "eval_every": 50, "eval_size": 500,
                   "test_size": 2000, "time_limit": 120, "grad_batch": 16},
         "part2_train": ["--train_steps", "600", "--val_every", "100", "--sample_every", "100",
                         "--print_every", "10", "--checkpoint_every", "100", "--time_limit", "360"],
+        "part2_best": ["--preset", "best", "--train_steps", "100", "--lstm_num_hidden", "64",
+                       "--val_every", "50", "--sample_every", "50", "--print_every", "10",
+                       "--checkpoint_every", "50", "--time_limit", "120"],
         "part2_samples": {"prompts": 4, "length": 80, "long": 200, "num_samples": 3},
         "karate": ["--num_seeds", "5"],
     },
     "full": {
         "length_study": [],
+        "baseline": [],
+        "curriculum": [],
+        "chrono_ablation": {"length": 30, "seeds": [0, 1, 2]},
         "optimizers": {"length": 20, "train_steps": 3000, "eval_every": 50, "eval_size": 1000,
                        "test_size": 10000, "time_limit": 600},
         "grads": {"length": 100, "train_steps": 3000, "eval_every": 50, "eval_size": 1000,
                   "test_size": 10000, "time_limit": 900, "grad_batch": 16},
-        "part2_train": ["--preset", "best", "--time_limit", "900", "--sample_every", "250",
-                        "--print_every", "10"],
+        # the assignment's settings (T = 30 and the course defaults); the step budgets decide when
+        # a run ends, the time limits only guard against a machine far slower than this one
+        "part2_train": ["--train_steps", "20000", "--val_every", "1000", "--sample_every", "1000",
+                        "--print_every", "100", "--time_limit", "2400"],
+        "part2_best": ["--preset", "best", "--sample_every", "1100", "--print_every", "100",
+                       "--time_limit", "2400"],
         "part2_samples": {"prompts": 4, "length": 120, "long": 300, "num_samples": 5},
         "karate": [],
     },
 }
 
 
-def length_study_cmds(ctx: Context) -> list:
-    workers = ["--workers", ctx.workers] if ctx.workers > 1 else []
-    return [["part1/length_study.py", "--out_dir", ctx.cache("length_study"), "--device", "cpu",
-             *ctx.cfg["length_study"], *workers]]
+def study_cmds(piece: str, *variant) -> Callable[[Context], list]:
+    """The commands of a length-study piece: ``part1/length_study.py`` with ``variant`` flags (e.g.
+    ``--baseline``) and the mode's budget, into the piece's cache folder."""
+    def commands(ctx: Context) -> list:
+        workers = ["--workers", ctx.workers] if ctx.workers > 1 else []
+        return [["part1/length_study.py", *variant, "--out_dir", ctx.cache(piece), "--device", "cpu",
+                 *ctx.cfg[piece], *workers]]
+    return commands
+
+
+# the two cells of the chrono x learning-rate square that neither the tuned study (chrono, the
+# recipe's rate) nor the baseline (no chrono, 1e-3) trains; everything else is the baseline's
+ABLATION_CELLS = {"chrono_lr1e-3": {"chrono": True, "learning_rate": 1e-3},
+                  "nochrono_lr_recipe": {"chrono": False}}
+
+
+def chrono_ablation_cmds(ctx: Context) -> list:
+    budget, quick = ctx.cfg["chrono_ablation"], ctx.mode != "full"
+    length, tuned = budget["length"], recipe("LSTM", budget["length"], quick)
+    cmds = []
+    for seed in budget["seeds"]:
+        for label, change in ABLATION_CELLS.items():
+            flags = recipe("LSTM", length, quick, baseline=True)
+            flags.update({"learning_rate": tuned["learning_rate"], **change})
+            flags.update({key: budget[key] for key in ("train_steps", "eval_every", "eval_size",
+                                                       "test_size", "time_limit") if key in budget})
+            flags.update(seed=seed, device="cpu", quiet=True,
+                         out_dir=ctx.cache("chrono_ablation") / f"{label}_s{seed}")
+            cmds.append(["part1/train.py", "--model_type", "LSTM", "--input_length", length,
+                         *as_argv(flags)])
+    return cmds
 
 
 def part1_train_cmd(ctx: Context, model_type: str, budget: dict, out_dir: Path, **changes) -> list:
@@ -95,11 +142,14 @@ def grads_cmds(ctx: Context) -> list:
              "--out_dir", c / "curves"]]
 
 
-def part2_train_cmds(ctx: Context) -> list:
-    c = ctx.cache("part2_train")
-    return [["part2/train.py", "--txt_file", ctx.txt_file or DEFAULT_BOOK,
-             "--summary_path", c / "summary", "--checkpoint_dir", c / "checkpoints",
-             "--device", "cpu", "--seed", 0, "--quiet", *ctx.cfg["part2_train"]]]
+def part2_train_cmds(piece: str) -> Callable[[Context], list]:
+    """``part2/train.py`` on the book with the mode's flags for ``piece``, into its cache folder."""
+    def commands(ctx: Context) -> list:
+        c = ctx.cache(piece)
+        return [["part2/train.py", "--txt_file", ctx.txt_file or DEFAULT_BOOK,
+                 "--summary_path", c / "summary", "--checkpoint_dir", c / "checkpoints",
+                 "--device", "cpu", "--seed", 0, "--quiet", *ctx.cfg[piece]]]
+    return commands
 
 
 def part2_samples_cmds(ctx: Context) -> list:
@@ -152,16 +202,24 @@ class Piece:
 
 
 PIECES = [
-    Piece("length_study", "part 1: accuracy versus palindrome length (q. 1.3, 1.6)",
-          length_study_cmds, part1.collect_length_study),
+    Piece("length_study", "part 1: accuracy versus palindrome length, tuned recipes (q. 1.3, 1.6)",
+          study_cmds("length_study"), part1.collect_length_study),
+    Piece("baseline", "part 1: the same with the assignment's default parameters (q. 1.3, 1.6)",
+          study_cmds("baseline", "--baseline"), part1.collect_baseline),
+    Piece("curriculum", "part 1: the RNN trained through the lengths in order (q. 1.3)",
+          study_cmds("curriculum", "--curriculum", "--models", "RNN"), part1.collect_curriculum),
+    Piece("chrono_ablation", "part 1: LSTM, chrono initialisation against the learning rate (q. 1.6)",
+          chrono_ablation_cmds, part1.collect_chrono_ablation),
     Piece("optimizers", "part 1: SGD, momentum, RMSprop, Adam on one length (q. 1.4)",
           optimizer_cmds, part1.collect_optimizers),
     Piece("grads", "part 1: train RNN and LSTM at T=100, then ||dL/dh(t)|| (q. 1.7)",
           grads_cmds, part1.collect_grads),
     Piece("param_count", "part 1: parameter count, formula against the code (q. 1.5)",
           no_commands, part1.collect_param_count),
-    Piece("part2_train", "part 2: train the character LSTM on the default book (q. 2.1)",
-          part2_train_cmds, part2.collect_part2_train),
+    Piece("part2_train", "part 2: the character LSTM on the default book, T = 30 (q. 2.1)",
+          part2_train_cmds("part2_train"), part2.collect_part2_train),
+    Piece("part2_best", "part 2: the best configuration found, T = 100 and weight drop (extra)",
+          part2_train_cmds("part2_best"), part2.collect_part2_best),
     Piece("part2_samples", "part 2: greedy, temperature, beam, completions (q. 2.1-2.3)",
           part2_samples_cmds, part2.collect_part2_samples, needs=("part2_train",)),
     Piece("temperature", "part 2: worked example of softmax(tau * x) (q. 2.1c)",
