@@ -34,7 +34,7 @@ def main() -> int:
     result = train(args, given=given_flags(build_parser(), argv))
     if result["status"] == "interrupted":
         return EXIT_INTERRUPTED
-    print(f"{args.model_type} T={args.input_length}: held-out accuracy "
+    print(f"{args.model_type} T={args.input_length}: test accuracy "
           f"{result['test_accuracy']:.4f} on {args.test_size} palindromes after {result['steps']} "
           f"steps ({result['train_seconds']:.1f} s, {result['status']}); results in {args.out_dir}")
     return 0

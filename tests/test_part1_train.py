@@ -129,7 +129,7 @@ def test_cli_runs_a_few_steps_from_inside_part1(tmp_path):
                       "--eval_size", "100", "--out_dir", tmp_path / "x", cwd=ROOT / "part1",
                       env=ONE_THREAD)
     assert proc.returncode == 0, proc.stderr
-    assert "held-out accuracy" in proc.stdout
+    assert "test accuracy" in proc.stdout
     assert (tmp_path / "x" / "model.pt").exists() and (tmp_path / "x" / "checkpoint.pt").exists()
 
 
