@@ -153,6 +153,40 @@ def code_version() -> str:
     return head.stdout.strip() + ("-modified" if status.stdout.strip() else "")
 
 
+MODE_NOTES = {
+    "full": "This is a full run.",
+    "quick": "This is a preview made with the quick budgets; its numbers are not the report's.",
+    "smoke": "This is a preview made with the smoke budgets; its numbers are not the report's.",
+}
+
+
+def provenance_sentence(pieces: list, values: dict, total: int) -> str:
+    """One sentence saying per piece the mode, commit and date it ran at, grouped: "All 14 pieces
+    ran in mode full at commit X on DATE." when they agree, else one clause per group."""
+    groups: dict[tuple, list] = {}
+    for name in pieces:
+        key = tuple(values[f"provenance.{name}.{k}"] for k in ("mode", "commit"))
+        groups.setdefault(key, []).append((name, values[f"provenance.{name}.date"][:10]))
+
+    def when(dates: set) -> str:
+        return f"on {min(dates)}" if len(dates) == 1 else f"between {min(dates)} and {max(dates)}"
+
+    missing = total - len(pieces)
+    head = f"{missing} of {total} pieces have no result yet" if missing else ""
+    if not groups:
+        return head + "."
+    if len(groups) == 1:
+        (mode, commit), members = next(iter(groups.items()))
+        who = f"the other {len(members)}" if missing else f"All {len(members)} pieces"
+        text = f"{who} ran in mode {mode} at commit `{commit}` {when({d for _, d in members})}."
+    else:
+        text = ("the others ran " if missing else "the pieces ran ") + "; ".join(
+            f"in mode {mode} at commit `{commit}` {when({d for _, d in members})}: "
+            + ", ".join(f"`{n}`" for n, _ in members)
+            for (mode, commit), members in sorted(groups.items(), key=lambda g: -len(g[1]))) + "."
+    return f"{head}; {text}" if missing else text[0].upper() + text[1:]
+
+
 def write_run_info(ctx: Context, pieces: list[Piece], records: dict, environment: dict) -> None:
     """Per piece its provenance (from its done.json: mode, commit, date, seconds) as a table and as
     values ``provenance.<piece>.mode|commit|date``; and facts about this run (``run.*``)."""
@@ -171,6 +205,9 @@ def write_run_info(ctx: Context, pieces: list[Piece], records: dict, environment
         values.update({f"provenance.{piece.name}.mode": rec["mode"],
                        f"provenance.{piece.name}.commit": commit,
                        f"provenance.{piece.name}.date": rec["finished"]})
+    done = [p.name for p in pieces if f"provenance.{p.name}.mode" in values]
+    values["run.provenance"] = provenance_sentence(done, values, len(pieces))
+    values["run.mode_note"] = MODE_NOTES[ctx.mode]
     put_table(ctx, "timings.md", markdown_table(
         ["piece", "mode", "this invocation", "seconds (when it ran)", "finished", "commit"], rows))
     flag = {"smoke": " --smoke", "quick": " --quick", "full": ""}[ctx.mode]

@@ -72,8 +72,34 @@ def put_values(ctx: Context, values: dict) -> None:
     write_json(ctx.values_path, dict(sorted(stored.items())))
 
 
+def fixed(x, digits: int, bounds=(0.0, 1.0)) -> str:
+    """``x`` with ``digits`` decimals, and more (up to six) where rounding would print a bound it
+    does not reach: 0.99995 is "0.99995", never "1.000", and 0.00004 never "0.000"."""
+    x = float(x)
+    text = f"{x:.{digits}f}"
+    while digits < 6 and x not in bounds and any(float(text) == b for b in bounds):
+        digits += 1
+        text = f"{x:.{digits}f}"
+    if x not in bounds and any(float(text) == b for b in bounds):  # still a bound: step inwards
+        step = 10.0 ** -digits
+        text = f"{float(text) + (step if x > float(text) else -step):.{digits}f}"
+    return text
+
+
 def pct(x) -> str:
-    return f"{100 * float(x):.1f}%"
+    """A fraction as a percentage with one decimal; never 100.0 % below 1, never 0.0 % above 0."""
+    return fixed(100 * float(x), 1, bounds=(0.0, 100.0)) + "%"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and the noun in agreement: "1 seed", "3 seeds" (``many`` for irregular plurals)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def join_words(items) -> str:
+    """"A", "A and B", "A, B and C"."""
+    items = [str(i) for i in items]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def code_cell(text: str) -> str:
