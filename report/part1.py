@@ -1,123 +1,45 @@
-"""Part 1 of the report: the length study (q. 1.3, 1.6), the optimizers (q. 1.4), the gradients over
-time (q. 1.7) and the parameter count (q. 1.5), from what the part-1 scripts wrote under
+"""Part 1 of the report: the length study (q. 1.3, 1.6; report/part1_study.py), the chrono x
+learning-rate square (q. 1.6; report/part1_ablation.py), the optimizers (q. 1.4), the gradients
+over time (q. 1.7) and the parameter count (q. 1.5), from what the part-1 scripts wrote under
 ``<out>/.cache/<piece>/``."""
 from __future__ import annotations
 
 import math
 
 from common.io import markdown_table, read_csv, read_json
-from part1.study import recipe_kind
-from report.store import Context, need, pct, put_figure, put_file, put_table, put_values, pyplot, savefig
+from report.part1_ablation import build_ablation
+from report.part1_study import build_study, pct_floor
+from report.store import Context, need, put_figure, put_file, put_table, put_values, pyplot, savefig
 
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 
 
-def _is_curriculum(row: dict) -> bool:
-    return recipe_kind(row) == "curriculum"
-
-
-def _from_scratch(rows: list[dict]) -> list[dict]:
-    """The rows of the tuned length study; those of its curriculum and baseline variants
-    (``length_study.py --curriculum`` / ``--baseline``) are separate series, never mixed in."""
-    return [r for r in rows if recipe_kind(r) == "tuned"]
-
-
-def _longest_solved(rows: list[dict], model: str, threshold: float = 0.99):
-    """Longest T such that every studied length up to T has every seed at or above ``threshold``
-    (from-scratch rows only), and the accuracies by length it was judged on."""
-    by_len: dict[int, list[float]] = {}
-    for r in _from_scratch(rows):
-        if r["model_type"] == model:
-            by_len.setdefault(int(r["input_length"]), []).append(float(r["test_accuracy"]))
-    best = None
-    for length in sorted(by_len):
-        if min(by_len[length]) < threshold:
-            break
-        best = length
-    return best, by_len
-
-
-def _mean_steps(rows: list[dict], model: str, length: int) -> str:
-    steps = [int(r["steps"]) for r in rows if r["model_type"] == model and int(r["input_length"]) == length]
-    return f"{sum(steps) / len(steps):,.0f}" if steps else "-"
-
-
-def _recipe_table(rows: list[dict]) -> str:
-    """One row per (model, length): the hyper-parameters the study trained it with."""
-    seen, table = set(), []
-    for r in rows:
-        key = (r["model_type"], int(r["input_length"]))
-        if key in seen:
-            continue
-        seen.add(key)
-        rnn = r["model_type"] == "RNN"
-        init = r["init"] + (f", W_hh {r['recurrent_init']}" if rnn else "")
-        gates = "chrono" if r["chrono"] else ("-" if rnn else "b_f = 1")
-        table.append([r["model_type"], r["input_length"], r["optimizer"], r["learning_rate"],
-                      r["batch_size"], r["input_dim"], r["num_hidden"], init, gates,
-                      r["max_norm"], r["train_steps"], r["time_limit"]])
-    return markdown_table(
-        ["model", "T", "optimizer", "learning rate", "batch", "input dim", "hidden", "init",
-         "gate biases", "clip norm", "step budget", "time limit (s)"], table)
-
-
-def _length_study_values(rows: list[dict]) -> dict:
-    """The study's headline numbers (from-scratch rows only)."""
-    values = {}
-    for model in ("LSTM", "RNN"):
-        solved, by_len = _longest_solved(rows, model)
-        if not by_len:
-            continue
-        longest, key = max(by_len), f"length_study.{model.lower()}"
-        values[f"{key}_max_length_99"] = str(solved) if solved else "none"
-        values[f"{key}_longest"] = str(longest)
-        values[f"{key}_acc_longest"] = pct(sum(by_len[longest]) / len(by_len[longest]))
-        values[f"{key}_lengths"] = ", ".join(map(str, sorted(by_len)))
-        values[f"{key}_steps_longest"] = _mean_steps(rows, model, longest)
-    unfinished = [f"{r['model_type']} T={r['input_length']} seed {r['seed']} ({r['status']}, "
-                  f"{pct(r['test_accuracy'])})" for r in rows if r["status"] != "early_stop"]
-    values["length_study.unfinished"] = "; ".join(unfinished) if unfinished else "none"
-    values["length_study.seeds"] = str(len({r["seed"] for r in rows}))
-    common = sorted(set.intersection(*[{int(r["input_length"]) for r in rows if r["model_type"] == m}
-                                       for m in ("LSTM", "RNN")]) or {0})
-    values["length_study.common_longest"] = str(common[-1]) if common[-1] else "none"
-    for model in ("LSTM", "RNN"):
-        values[f"length_study.{model.lower()}_steps_common"] = _mean_steps(rows, model, common[-1])
-    return values
-
-
-def _curriculum_sentence(rows: list[dict]) -> str:
-    """One sentence on the curriculum rows of the study folder (``length_study.py --curriculum``)."""
-    warm = [r for r in rows if _is_curriculum(r)]
-    if not warm:
-        return ("No curriculum run (`part1/length_study.py --curriculum`) was recorded in this "
-                "study folder.")
-    parts = []
-    for model in sorted({r["model_type"] for r in warm}):
-        mine = [r for r in warm if r["model_type"] == model]
-        lengths = sorted({int(r["input_length"]) for r in mine})
-        steps = sum(int(r["steps"]) for r in mine) / len(mine)
-        parts.append(f"the {model}, warm-started at each length from the next shorter one, reached "
-                     f"at least {pct(min(float(r['test_accuracy']) for r in mine))} held-out "
-                     f"accuracy at every length from {lengths[0]} to {lengths[-1]} and every seed, "
-                     f"after {steps:,.0f} steps per length on average")
-    return ("With the curriculum variant (`part1/length_study.py --curriculum`, the "
-            "\"(curriculum)\" rows and dotted series above) " + "; ".join(parts) + ".")
+def _rebuild(ctx: Context) -> None:
+    """The study's table, figure and values and the square, from every piece finished so far: the
+    last of the four collectors to run leaves the complete version."""
+    build_study(ctx)
+    build_ablation(ctx)
 
 
 def collect_length_study(ctx: Context) -> None:
-    c = ctx.cache("length_study")
-    put_figure(ctx, c / "accuracy_vs_length.png", "length_study.png")
-    put_table(ctx, "length_study.md", need(c / "accuracy_vs_length.md").read_text(encoding="utf-8"))
-    put_file(ctx, c / "results.csv", "length_study.csv")
-    every = read_csv(c / "results.csv")
-    rows = _from_scratch(every)
-    put_table(ctx, "length_study_recipes.md", _recipe_table(rows))
-    values = _length_study_values(rows)
-    sizes = {read_json(p).get("test_size") for p in (c / "runs").glob("*/result.json")}
-    values["length_study.test_size"] = ", ".join(f"{s:,}" for s in sorted(s for s in sizes if s))
-    values["length_study.curriculum"] = _curriculum_sentence(every)
-    put_values(ctx, values)
+    need(ctx.cache("length_study") / "results.csv")
+    _rebuild(ctx)
+
+
+def collect_baseline(ctx: Context) -> None:
+    need(ctx.cache("baseline") / "results.csv")
+    _rebuild(ctx)
+
+
+def collect_curriculum(ctx: Context) -> None:
+    need(ctx.cache("curriculum") / "results.csv")
+    _rebuild(ctx)
+
+
+def collect_chrono_ablation(ctx: Context) -> None:
+    if not any(ctx.cache("chrono_ablation").glob("*/result.json")):
+        need(ctx.cache("chrono_ablation") / "result.json")  # names what is missing
+    _rebuild(ctx)
 
 
 def collect_optimizers(ctx: Context) -> None:
@@ -128,8 +50,7 @@ def collect_optimizers(ctx: Context) -> None:
     for opt in OPTIMIZERS:
         metrics = read_csv(need(c / opt / "metrics.csv"))
         result = read_json(need(c / opt / "result.json"))
-        config = read_json(need(c / opt / "config.json"))
-        args = config["args"]
+        args = read_json(need(c / opt / "config.json"))["args"]
         lr, length = args["learning_rate"], args["input_length"]
         steps = [int(m["step"]) for m in metrics]
         acc = [float(m["val_accuracy"]) for m in metrics]
@@ -137,12 +58,14 @@ def collect_optimizers(ctx: Context) -> None:
         ax2.plot(steps, [float(m["val_loss"]) for m in metrics], marker=".", label=opt)
         first = next((s for s, a in zip(steps, acc) if a >= 0.99), None)
         norms = sorted(float(m["grad_norm"]) for m in metrics)
-        rows.append([opt, args["learning_rate"], result["steps"], pct(result["test_accuracy"]),
-                     f"{result['test_loss']:.4f}", first if first is not None else "never",
-                     f"{norms[len(norms) // 2]:.3f}" if norms else "-",
-                     f"{result['train_seconds']:.0f}"])
-        values[f"optimizers.{opt}_accuracy"] = pct(result["test_accuracy"])
+        rows.append([opt, args["learning_rate"], f"{result['steps']:,}", result["status"],
+                     pct_floor(result["test_accuracy"]), f"{result['test_loss']:.4f}",
+                     f"{first:,}" if first is not None else "never",
+                     f"{norms[len(norms) // 2]:.3g}" if norms else "-"])
+        values[f"optimizers.{opt}_accuracy"] = pct_floor(result["test_accuracy"])
         values[f"optimizers.{opt}_loss"] = f"{result['test_loss']:.3f}"
+        if norms:  # the length of a plain SGD step at the median gradient norm
+            values[f"optimizers.{opt}_step"] = f"{lr * norms[len(norms) // 2]:.2g}"
     ax1.axhline(0.1, color="gray", ls=":", label="chance")
     ax1.set(xlabel="training step", ylabel="validation accuracy", ylim=(0, 1.02),
             title=f"LSTM, T = {length}, learning rate {lr:g}")
@@ -152,11 +75,11 @@ def collect_optimizers(ctx: Context) -> None:
         ax.legend(fontsize=8)
     savefig(fig, ctx.figures / "optimizers.png")
     put_table(ctx, "optimizers.md", markdown_table(
-        ["optimizer", "learning rate", "steps run", "held-out accuracy", "held-out loss",
-         "first evaluation at >= 99%", "median gradient norm", "seconds"], rows))
+        ["optimizer", "learning rate", "steps run", "status", "test accuracy", "test loss",
+         "first step with validation accuracy ≥ 99%", "median gradient norm at evaluations"],
+        rows))
     values.update({"optimizers.length": str(length), "optimizers.learning_rate": f"{lr:g}",
-                   "optimizers.steps": str(args["train_steps"]),
-                   "optimizers.time_limit": f"{args['time_limit']:g}"})
+                   "optimizers.steps": f"{args['train_steps']:,}"})
     put_values(ctx, values)
 
 
@@ -168,38 +91,84 @@ def _curve_slug(name: str) -> str:
     return slug
 
 
+def where_it_changes(norms: list[float], tol: float = 0.1) -> str:
+    """Where along t a gradient-norm curve (index 0 is t = 1) changes: the steps near t = T over
+    which it stays within ``tol`` of its total log change, and what the remaining steps do."""
+    T, first, last = len(norms), norms[0], norms[-1]
+    total = abs(math.log10(first / last))
+    if total < math.log10(2):
+        return (f"ends within a factor of two of where it starts ({first:.2g} at $t$ = 1, "
+                f"{last:.2g} at $t$ = {T}); over all $t$ it lies between {min(norms):.2g} and "
+                f"{max(norms):.2g}")
+    k = max(t for t in range(1, T + 1) if abs(math.log10(norms[t - 1] / last)) > tol * total)
+    way = "rises" if first > last else "falls"
+    return (f"stays within a factor {10 ** (tol * total):.2g} of its value at $t$ = {T} from "
+            f"$t$ = {T} back to $t$ = {k + 1}; over the first {k} steps it {way} from "
+            f"{norms[k]:.2g} to {first:.2g} at $t$ = 1")
+
+
+def shape(norms: list[float]) -> str:
+    """A curve's minimum and whether it is U-shaped (both ends at least twice the minimum)."""
+    T, low = len(norms), min(norms)
+    m = norms.index(low) + 1
+    ends = f"{norms[0]:.2g} at $t$ = 1, {norms[-1]:.2g} at $t$ = {T}"
+    if 1 < m < T and min(norms[0], norms[-1]) >= 2 * low:
+        return f"is U-shaped: its minimum, {low:.2g}, is at $t$ = {m} ({ends})"
+    return f"has its minimum, {low:.2g}, at $t$ = {m} ({ends})"
+
+
+def _singular_values(curve: dict) -> str:
+    sv = curve["w_hh_singular_values"]
+    above = sum(v > 1 for v in sv)
+    return (f"σ_max = {max(sv):.4f}, {above} of {len(sv)} singular values above one, spectral "
+            f"radius {curve['spectral_radius']:.4f}")
+
+
+def _grads_values(curves: dict) -> dict:
+    """The generated sentences of 1.7, from the measured curves."""
+    ratio = {_curve_slug(n): c["ratio"] for n, c in curves.items()}
+    orth, chrono = ratio["rnn_untrained_orthogonal"], ratio["lstm_untrained_chrono"]
+    compare = (f"{orth / chrono:.3g} times larger than" if orth > chrono else
+               f"{chrono / orth:.3g} times smaller than" if orth < chrono else "equal to")
+    lstm, uniform = curves["LSTM trained"], curves["RNN untrained (uniform W_hh)"]
+    big = max(uniform["w_hh_singular_values"]) > 1
+    return {
+        "grads.uniform_note": (
+            "so the necessary condition of 1.1 for growth holds, and yet the gradient vanishes: "
+            "it is not sufficient, because the factors $1 - h^2$ and the directions of the product "
+            "decide" if big else "so the bound of 1.1 already forces the product to shrink"),
+        "grads.orth_vs_chrono": compare,
+        "grads.uniform_sv": _singular_values(curves["RNN untrained (uniform W_hh)"]),
+        "grads.rnn_trained_sv": _singular_values(curves["RNN trained"]),
+        "grads.rnn_trained_curve": where_it_changes(curves["RNN trained"]["norms"]),
+        "grads.lstm_trained_curve": shape(lstm["norms"]),
+        "grads.lstm_cell_curve": shape(lstm["cell_norms"]) if "cell_norms" in lstm else "-",
+    }
+
+
 def collect_grads(ctx: Context) -> None:
     c = ctx.cache("grads")
     put_figure(ctx, c / "curves" / "grads_over_time.png", "grads_over_time.png")
     put_file(ctx, c / "curves" / "grads_over_time.csv", "grads_over_time.csv")
     measured = read_json(need(c / "curves" / "grads_over_time.json"))
     curves = measured["curves"]
-    rows, values = [], {}
+    rows, values = [], _grads_values(curves)
     for name, curve in curves.items():
         ratio = curve["ratio"]
-        rows.append([name, f"{curve['last']:.2e}", f"{curve['first']:.2e}", f"{ratio:.1e}",
-                     f"{math.log10(ratio):.1f}" if ratio > 0 else "-"])
+        rows.append([name, f"{curve['last']:.2e}", f"{curve['first']:.2e}", f"{ratio:.1e}"])
         values[f"grads.ratio_{_curve_slug(name)}"] = f"{ratio:.1e}"
     put_table(ctx, "grads_summary.md", markdown_table(
-        ["model", "‖∂L/∂h(T)‖", "‖∂L/∂h(1)‖", "ratio h(1)/h(T)", "log10 ratio"], rows))
+        ["model", "‖∂L/∂h(T)‖", "‖∂L/∂h(1)‖", "ratio ‖∂L/∂h(1)‖ / ‖∂L/∂h(T)‖"], rows))
     model_rows = []
     for model in ("RNN", "LSTM"):
-        result, key = read_json(need(c / model / "result.json")), f"grads.{model.lower()}"
-        model_rows.append([model, result["input_length"], result["steps"],
-                           pct(result["test_accuracy"]), result["status"],
-                           f"{result['train_seconds']:.0f}"])
-        values[f"{key}_trained_accuracy"] = pct(result["test_accuracy"])
-        values[f"{key}_trained_steps"] = str(result["steps"])
-        ratio = curves[f"{model} trained"]["ratio"]
-        values[f"{key}_trained_trend"] = (
-            f"grows by a factor of {ratio:.2g} from h(T) back to h(1)" if ratio >= 1 else
-            f"shrinks by a factor of {1 / ratio:.2g} from h(T) back to h(1)")
+        result = read_json(need(c / model / "result.json"))
+        cap = read_json(need(c / model / "config.json"))["args"]["train_steps"]
+        model_rows.append([model, result["input_length"], f"{result['steps']:,}", f"{cap:,}",
+                           result["status"], pct_floor(result["test_accuracy"])])
     put_table(ctx, "grads_models.md", markdown_table(
-        ["trained model", "T", "steps", "held-out accuracy", "stopped by", "seconds"], model_rows))
-    trained = read_json(need(c / "RNN" / "config.json"))["args"]
+        ["trained model", "T", "steps run", "step cap", "status", "test accuracy"], model_rows))
     values.update({"grads.length": str(measured["input_length"]),
-                   "grads.batch": str(measured["batch_size"]),
-                   "grads.time_limit": f"{trained['time_limit']:g}"})
+                   "grads.batch": str(measured["batch_size"])})
     put_values(ctx, values)
 
 
@@ -231,15 +200,3 @@ def collect_param_count(ctx: Context) -> None:
         ["model", "d", "n", "K", "cell, formula", "cell, sum(p.numel())", "output layer, formula",
          "output, code", "total, code", "match"], rows))
     put_values(ctx, values)
-
-
-def collect_baseline(ctx: Context) -> None:
-    """To be written: the baseline series (the length study's table and figure read it)."""
-
-
-def collect_curriculum(ctx: Context) -> None:
-    """To be written: the curriculum rows."""
-
-
-def collect_chrono_ablation(ctx: Context) -> None:
-    """To be written: the chrono x learning-rate square."""

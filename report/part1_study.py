@@ -1,0 +1,327 @@
+"""The length study of the report (q. 1.3, 1.6): the tuned recipes (piece ``length_study``), the
+assignment's defaults (``baseline``) and the RNN curriculum (``curriculum``) in one table and one
+Figure 1.3, and the chrono x learning-rate square at one length (``chrono_ablation``).
+
+Each of the four collectors rebuilds the shared table, figure and values from whichever of the
+study pieces has finished (``done.json``), so the one that runs last leaves the complete version
+and a missing piece only leaves its series out.
+"""
+from __future__ import annotations
+
+import math
+
+from common.io import markdown_table, read_csv, read_json, write_csv
+from part1.study import recipe_kind
+from report.store import Context, put_file, put_table, put_values, pyplot, savefig
+
+STUDY_PIECES = (("length_study", "tuned"), ("baseline", "baseline"), ("curriculum", "curriculum"))
+# (model, kind) in table and legend order, with the figure's colour and marker
+SERIES = ((("RNN", "tuned"), "tab:red", "s"), (("LSTM", "tuned"), "tab:blue", "o"),
+          (("RNN", "baseline"), "tab:purple", "D"), (("LSTM", "baseline"), "tab:green", "^"),
+          (("RNN", "curriculum"), "tab:orange", "v"), (("LSTM", "curriculum"), "tab:cyan", "<"))
+KIND_LABEL = {"tuned": "tuned", "baseline": "baseline (assignment defaults)",
+              "curriculum": "curriculum (separate study)"}
+THRESHOLD = 0.99  # "solved": every seed's test accuracy at or above this
+
+
+def pct_floor(x, places: int = 2) -> str:
+    """A fraction as a percentage rounded DOWN, so that no claim is rounded in its favour
+    (0.99995 prints as 99.99%, never 100.00%)."""
+    value = math.floor(float(x) * 100 * 10 ** places + 1e-6) / 10 ** places
+    return f"{value:.{places}f}%"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def finished(ctx: Context, piece: str) -> bool:
+    return (ctx.cache(piece) / "done.json").exists()
+
+
+def study_rows(ctx: Context) -> list[dict]:
+    """The rows of every finished study piece, each piece contributing its own kind only."""
+    rows = []
+    for piece, kind in STUDY_PIECES:
+        c = ctx.cache(piece)
+        if finished(ctx, piece) and (c / "results.csv").exists():
+            for row in read_csv(c / "results.csv"):
+                if recipe_kind(row) == kind:
+                    cell = c / "cells" / f"{_cell_stem(row)}.json"
+                    size = read_json(cell).get("test_size") if cell.exists() else None
+                    rows.append({**row, "kind": kind, "test_size": size})
+    return rows
+
+
+def _cell_stem(row: dict) -> str:
+    suffix = {"tuned": "", "baseline": "_base", "curriculum": "_cur"}[recipe_kind(row)]
+    return f"{row['model_type']}_T{int(row['input_length']):03d}_s{row['seed']}{suffix}"
+
+
+def group(rows: list[dict]) -> dict:
+    """(model, kind) -> {T: stats of its seeds}."""
+    cells: dict = {}
+    for r in rows:
+        cells.setdefault((r["model_type"], r["kind"]), {}).setdefault(int(r["input_length"]), []).append(r)
+    out = {}
+    for key, by_len in cells.items():
+        out[key] = {}
+        for length, seeds in sorted(by_len.items()):
+            acc = [float(r["test_accuracy"]) for r in seeds]
+            out[key][length] = {
+                "mean": sum(acc) / len(acc), "min": min(acc), "max": max(acc), "seeds": len(acc),
+                "steps": sum(int(r["steps"]) for r in seeds) / len(seeds),
+                "capped": [r for r in seeds if r["status"] != "early_stop"],
+                "cap": int(seeds[0]["train_steps"]), "lr": float(seeds[0]["learning_rate"]),
+                "test_size": max((r["test_size"] or 0) for r in seeds),
+                "seen": min(int(r["steps"]) * int(r["batch_size"]) for r in seeds)}
+    return out
+
+
+def series_name(key) -> str:
+    return f"{key[0]} {KIND_LABEL[key[1]]}"
+
+
+def _inline_table(stats: dict) -> str:
+    keys = [k for k, _, _ in SERIES if k in stats]
+    lengths = sorted({t for k in keys for t in stats[k]})
+    rows = []
+    for t in lengths:
+        row = [t]
+        for k in keys:
+            s = stats[k].get(t)
+            row.append("" if s is None else
+                       f"{pct_floor(s['min'])} ({s['steps']:,.0f}{'†' if s['capped'] else ''})")
+        rows.append(row)
+    return markdown_table(["T"] + [f"{k[0]} {k[1]}: min (mean steps)" for k in keys], rows)
+
+
+def _full_table(stats: dict) -> str:
+    rows = []
+    for k, _, _ in SERIES:
+        for t, s in stats.get(k, {}).items():
+            capped = ", ".join(f"seed {r['seed']}: {r['status']} at {int(r['steps']):,}"
+                               for r in s["capped"]) or "none"
+            rows.append([series_name(k), t, s["seeds"], f"{s['lr']:g}", pct_floor(s["mean"]),
+                         pct_floor(s["min"]), pct_floor(s["max"]), f"{s['steps']:,.0f}",
+                         f"{s['cap']:,}", capped, f"{s['test_size']:,}"])
+    return markdown_table(
+        ["series", "T", "seeds", "learning rate", "mean test accuracy", "min", "max", "mean steps",
+         "step cap", "seeds not stopped early", "test palindromes"], rows)
+
+
+def _recipe_table(rows: list[dict]) -> str:
+    """One row per (series, T): the flags it trained with."""
+    seen, table = set(), []
+    for r in rows:
+        key = (r["model_type"], r["kind"], int(r["input_length"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        rnn = r["model_type"] == "RNN"
+        init = r["init"] + (f", W_hh {r['recurrent_init']}" if rnn else "")
+        gates = "-" if rnn else "chrono" if r["chrono"] else "b_f = 1"
+        table.append([series_name(key[:2]), key[2], r["optimizer"], r["learning_rate"],
+                      r["batch_size"], r["input_dim"], r["num_hidden"], init, gates, r["max_norm"],
+                      r["train_steps"], r["time_limit"]])
+    return markdown_table(
+        ["series", "T", "optimizer", "learning rate", "batch", "input dim", "hidden", "init",
+         "gate biases", "clip norm", "step cap", "time limit (s)"], table)
+
+
+def _figure(ctx: Context, stats: dict) -> float:
+    """Figure 1.3: test error rate on a log axis, mean over seeds with a min-max band; a zero error
+    rate is drawn at 0.5/N (open marker). Returns N, the largest test-set size."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    sizes = [s["test_size"] for k in stats for s in stats[k].values() if s["test_size"]]
+    n = max(sizes) if sizes else 1
+    floor = 0.5 / n
+    for key, colour, marker in SERIES:
+        if key not in stats:
+            continue
+        ts = list(stats[key])
+        mean = [max(1 - stats[key][t]["mean"], floor) for t in ts]
+        lo = [max(1 - stats[key][t]["max"], floor) for t in ts]
+        hi = [max(1 - stats[key][t]["min"], floor) for t in ts]
+        style = ":" if key[1] == "curriculum" else "-." if key[1] == "baseline" else "-"
+        ax.plot(ts, mean, style, color=colour, label=series_name(key))
+        ax.fill_between(ts, lo, hi, color=colour, alpha=0.15, lw=0)
+        above = [(t, m) for t, m in zip(ts, mean) if m > floor]
+        at_floor = [t for t, m in zip(ts, mean) if m <= floor]
+        ax.plot([t for t, _ in above], [m for _, m in above], marker, color=colour, ls="none")
+        ax.plot(at_floor, [floor] * len(at_floor), marker, color=colour, mfc="none", ls="none")
+    ax.axhline(0.9, color="gray", ls=":", lw=1, label="chance (error 0.9)")
+    ax.axhline(floor, color="black", lw=0.6, alpha=0.5)
+    ax.set(xlabel="palindrome length T (digits read)", ylabel="test error rate (1 - accuracy)",
+           yscale="log", title="Test error versus length: mean over seeds, band min-max")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="best")
+    savefig(fig, ctx.figures / "length_study.png")
+    return n
+
+
+def _early_stop_values(ctx: Context) -> dict:
+    for piece, _ in STUDY_PIECES:
+        path = ctx.cache(piece) / "config.json"
+        if finished(ctx, piece) and path.exists():
+            r = next(iter(read_json(path)["recipes"].values()))
+            return {"length_study.eval_every": f"{r['eval_every']:,}",
+                    "length_study.eval_size": f"{r['eval_size']:,}",
+                    "length_study.early_stop_accuracy": pct_floor(r["early_stop_accuracy"], 1),
+                    "length_study.patience": str(r["early_stop_patience"])}
+    return {}
+
+
+def _pct_ceil(x, places: int = 2) -> str:
+    value = math.ceil(float(x) * 100 * 10 ** places - 1e-6) / 10 ** places
+    return f"{value:.{places}f}%"
+
+
+def _span(lengths: list[int]) -> str:
+    return f"$T$ = {lengths[0]}" if len(lengths) == 1 else f"$T$ = {lengths[0]}–{lengths[-1]}"
+
+
+def solved_up_to(series: dict):
+    """Longest T such that at every studied length up to it every seed is at or above THRESHOLD,
+    and the first length below it (None when there is none)."""
+    best, fail = None, None
+    for t, s in series.items():
+        if s["min"] < THRESHOLD:
+            fail = t
+            break
+        best = t
+    return best, fail
+
+
+def series_sentence(stats: dict, key) -> str:
+    """What one series reached, e.g. 'every seed at or above 99% up to $T$ = 30; below from $T$ = 40
+    (mean 41.20%, min 10.11%); at $T$ = 50 mean 10.00%, min 9.87%'."""
+    series = stats[key]
+    best, fail = solved_up_to(series)
+    text = (f"every seed at or above {pct_floor(THRESHOLD, 0)} up to $T$ = {best}" if best else
+            f"no length with every seed at or above {pct_floor(THRESHOLD, 0)}")
+    if fail is not None:
+        s = series[fail]
+        text += (f"; first below it at $T$ = {fail} (mean {pct_floor(s['mean'])}, "
+                 f"min {pct_floor(s['min'])})")
+    last = max(series)
+    if last not in (best, fail):
+        s = series[last]
+        text += f"; at $T$ = {last} mean {pct_floor(s['mean'])}, min {pct_floor(s['min'])}"
+    return text
+
+
+def overlap_sentence(stats: dict) -> str:
+    """How much of the whole input space training saw at the two shortest lengths."""
+    lengths = sorted({t for series in stats.values() for t in series})
+    parts = []
+    for i, t in enumerate(lengths[:2]):
+        digits = math.ceil((t + 1) / 2)
+        distinct = 10 ** digits
+        seen = [series[t]["seen"] for series in stats.values() if t in series]
+        if i == 0:
+            cover = 1 - (1 - 1 / distinct) ** min(seen)
+            parts.append(
+                f"At $T$ = {t} there are only {distinct:,} distinct palindromes (the first {digits} "
+                f"digits decide one), and even the shortest run at that length drew {min(seen):,} "
+                f"training examples (steps × batch), so it has seen an expected {pct_floor(cover)} "
+                f"of them: at $T$ = {t} the test set is not unseen data")
+        else:
+            cover = 1 - (1 - 1 / distinct) ** max(seen)
+            parts.append(f"at $T$ = {t} the longest run has seen an expected {_pct_ceil(cover)} "
+                         f"of the {distinct:,} palindromes at most")
+    return "; ".join(parts) + "." if parts else ""
+
+
+def capped_sentence(stats: dict) -> str:
+    """Which cells had seeds that ended on their step cap or time limit, from the status column."""
+    parts = []
+    for key, _, _ in SERIES:
+        cells = [f"{t} ({len(s['capped'])} of {s['seeds']})"
+                 for t, s in stats.get(key, {}).items() if s["capped"]]
+        if cells:
+            parts.append(f"{series_name(key)} at $T$ = " + ", ".join(cells))
+    if not parts:
+        return "Every run met the early-stopping criterion before its step cap."
+    return ("Seeds that ran to their step cap or time limit instead of meeting the early-stopping "
+            "criterion (status column, seeds of all): " + "; ".join(parts) + ".")
+
+
+def recipe_summary(stats: dict) -> str:
+    """The tuned learning rates by length, e.g. 'LSTM 0.003 at $T$ = 5–10, 0.01 at $T$ = 15–100'."""
+    parts = []
+    for model in ("RNN", "LSTM"):
+        series = stats.get((model, "tuned"), {})
+        by_lr: dict = {}
+        for t, s in series.items():
+            by_lr.setdefault(s["lr"], []).append(t)
+        if by_lr:
+            parts.append(f"{model} " + ", ".join(f"{lr:g} at {_span(ts)}"
+                                                 for lr, ts in by_lr.items()))
+    return "; ".join(parts) or "none (the tuned study did not finish)"
+
+
+def curriculum_sentence(stats: dict) -> str:
+    keys = [k for k in stats if k[1] == "curriculum"]
+    if not keys:
+        return "The curriculum study did not finish in this run."
+    parts = []
+    for key in keys:
+        series = stats[key]
+        low = min(s["min"] for s in series.values())
+        steps = sum(s["steps"] for s in series.values()) / len(series)
+        parts.append(f"the {key[0]}, warm-started at each length from the previous one, has a "
+                     f"lowest test accuracy of {pct_floor(low)} over {_span(list(series))} and all "
+                     f"seeds, after {steps:,.0f} steps per length on average")
+    return "In the curriculum study " + "; ".join(parts) + "."
+
+
+def compare_sentence(stats: dict) -> str:
+    """The LSTM against the RNN, tuned and baseline, as far as both were measured."""
+    parts = []
+    for kind in ("baseline", "tuned"):
+        pair = [stats.get((m, kind)) for m in ("LSTM", "RNN")]
+        if not all(pair):
+            continue
+        reach = []
+        for model, series in zip(("LSTM", "RNN"), pair):
+            best, _ = solved_up_to(series)
+            reach.append(f"the {model} up to $T$ = {best}" if best else f"the {model} at no length")
+        common = sorted(set(pair[0]) & set(pair[1]))
+        text = f"with the {KIND_LABEL[kind]} recipe every seed reaches {pct_floor(THRESHOLD, 0)} " \
+               f"for {reach[0]} and {reach[1]}"
+        if common:
+            t = common[-1]
+            text += (f"; at $T$ = {t} the LSTM needs {pair[0][t]['steps']:,.0f} steps on average, "
+                     f"the RNN {pair[1][t]['steps']:,.0f}")
+        parts.append(text)
+    return ("In this run, " + "; ".join(parts) + ".") if parts else ""
+
+
+def build_study(ctx: Context) -> None:
+    """The length study's table, figure, CSV and values from every finished study piece."""
+    rows = study_rows(ctx)
+    if not rows:
+        return
+    stats = group(rows)
+    n = _figure(ctx, stats)
+    put_table(ctx, "length_study.md", _inline_table(stats))
+    put_table(ctx, "length_study_full.md", _full_table(stats))
+    put_table(ctx, "length_study_recipes.md", _recipe_table(rows))
+    fields = [k for k in rows[0] if k != "kind"]
+    write_csv(ctx.tables / "length_study.csv", rows, fields)
+    seeds = sorted({r["seed"] for r in rows})
+    values = {"length_study.test_size": f"{n:,}", "length_study.floor": f"{0.5 / n:.2g}",
+              "length_study.seeds": plural(len(seeds), "seed"),
+              "length_study.overlap": overlap_sentence(stats),
+              "length_study.capped": capped_sentence(stats),
+              "length_study.recipes": recipe_summary(stats),
+              "length_study.curriculum": curriculum_sentence(stats),
+              "length_study.compare": compare_sentence(stats),
+              "length_study.threshold": pct_floor(THRESHOLD, 0),
+              **_early_stop_values(ctx)}
+    for key, _, _ in SERIES:
+        values[f"length_study.{key[0].lower()}_{key[1]}"] = (
+            series_sentence(stats, key) if key in stats else "not measured in this run")
+    put_values(ctx, values)
