@@ -1,205 +1,182 @@
-"""Part 2 of the report: the character LSTM's training (q. 2.1), its samples, completions and beam
-search (q. 2.1-2.3), and a worked temperature example (q. 2.1c), from what ``part2/train.py`` and
-``part2/sample.py`` wrote under ``<out>/.cache/<piece>/``."""
+"""Part 2 of the report: the character LSTM's training at the assignment's settings (q. 2.1), the
+samples it wrote while training, and the best configuration found (an extra), from what
+``part2/train.py`` wrote under ``<out>/.cache/<piece>/summary``. The samples of the final model
+(q. 2.1b-2.3) are in ``report/part2_samples.py``."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
-from common.io import markdown_table, read_json
+from common.io import markdown_table, read_csv, read_json
+from report.part2_samples import PROMPTS, SampleOutputs, collect_part2_samples, collect_temperature
+from report.part2_text import count, distinct_ngrams, find_cycle
 from report.store import Context, code_cell, need, pct, put_figure, put_file, put_table, put_values
 
-# Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
-PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said",
-           "The king said to his daughter"]
+__all__ = ["PROMPTS", "SampleOutputs", "collect_part2_samples", "collect_temperature",
+           "collect_part2_train", "collect_part2_best"]
 # Flags of the run that say nothing about the model or its training (paths, logging, resuming).
 BOOKKEEPING = {"txt_file", "summary_path", "checkpoint_dir", "resume", "overwrite", "device",
                "no_progress", "quiet", "print_every", "checkpoint_every", "book"}
 
 
 def read_training_samples(path: Path) -> list[dict]:
-    """The rows of part2/train.py's samples.jsonl: step, validation_loss, groups (kind, length,
-    temperature, prompt, texts)."""
+    """The rows of part2/train.py's samples.jsonl: step, groups (kind, length, temperature, texts)."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _texts(row: dict, kind: str, length: int) -> list[str]:
-    return next((g["texts"] for g in row["groups"] if g["kind"] == kind and g["length"] == length), [])
+def _group(row: dict, kind: str, length: int | None = None) -> dict:
+    return next((g for g in row["groups"] if g["kind"] == kind and length in (None, g["length"])),
+                {"texts": [], "length": length})
 
 
-def _at_step(row: dict) -> str:
-    loss = row["validation_loss"]
-    return "no validation yet" if loss is None else f"validation loss {loss:.4f}"
+class Run:
+    """One ``part2/train.py`` run: its config.json, result.json and validation rows of metrics.csv."""
 
+    def __init__(self, ctx: Context, piece: str):
+        self.summary = ctx.cache(piece) / "summary"
+        self.config = read_json(need(self.summary / "config.json"))
+        self.args = self.config["args"]
+        self.result = read_json(need(self.summary / "result.json"))
+        rows = read_csv(need(self.summary / "metrics.csv"))
+        self.val = {r["step"]: r for r in rows if r["split"] == "val"}
+        self.stream = {r["step"]: r for r in rows if r["split"] == "val_stream"}
+        self.train = [r for r in rows if r["split"] == "train"]
 
-def _stage_tables(ctx: Context, rows: list[dict]) -> None:
-    """What the model wrote at each sampling step of its training."""
-    put_table(ctx, "part2_stages.md", markdown_table(
-        ["step", "at that step", "five greedy samples of 30 characters (random first character)"],
-        [[r["step"], _at_step(r), "<br>".join(code_cell(s) for s in _texts(r, "greedy", 30))] for r in rows]))
-    long_rows = []
-    for r in rows:
-        sampled = [g for g in r["groups"] if g["kind"] == "temperature" and g["texts"]]
-        long_rows.append([r["step"], "<br>".join(code_cell(s) for s in _texts(r, "greedy", 120)),
-                          "<br>".join(f"τ={g['temperature']:g}: {code_cell(g['texts'][0])}" for g in sampled)])
-    put_table(ctx, "part2_stages_long.md", markdown_table(
-        ["step", "greedy, 120 characters", "sampled at τ = 0.5, 1, 2 (120 characters)"], long_rows))
+    def validation_at(self, step: int) -> str:
+        """The windows loss validated at ``step``, else the last one before it with its step."""
+        if step in self.val:
+            return f"{self.val[step]['loss']:.3f}"
+        earlier = [s for s in self.val if s < step]
+        return f"{self.val[max(earlier)]['loss']:.3f} (step {max(earlier)})" if earlier else "none yet"
+
+    def stop_sentence(self) -> str:
+        r, a = self.result, self.args
+        if r["steps"] >= a["train_steps"]:
+            guard = ("" if a.get("time_limit") is None else
+                     f"; `--time_limit` ({a['time_limit']:g} s) is only a guard against a slow machine")
+            return f"the step budget (`--train_steps`) ended it{guard}"
+        return f"it stopped ({r['stopped']}) before its step budget of {a['train_steps']}"
+
+    def numbers(self, prefix: str) -> dict:
+        r, last = self.result, self.train[-1] if self.train else None
+        return {f"{prefix}.steps": str(r["steps"]),
+                f"{prefix}.minutes": f"{r['seconds'] / 60:.1f}",
+                f"{prefix}.stop": self.stop_sentence(),
+                f"{prefix}.parameters": f"{self.config['parameters']:,}",
+                f"{prefix}.best_val_loss": f"{r['best_val_loss']:.3f}",
+                f"{prefix}.best_val_step": str(r["best_val_step"]),
+                f"{prefix}.best_val_stream_loss": f"{r['best_val_stream_loss']:.3f}",
+                f"{prefix}.final_val_step": str(r["last_val_step"]),
+                f"{prefix}.final_val_loss": f"{r['last_val_loss']:.3f}",
+                f"{prefix}.final_val_accuracy": pct(r["last_val_accuracy"]),
+                f"{prefix}.final_val_stream_loss": f"{r['last_val_stream_loss']:.3f}",
+                f"{prefix}.last_train_step": str(last["step"]) if last else "none",
+                f"{prefix}.last_train_loss": f"{last['loss']:.3f}" if last else "none"}
 
 
 def _flag_value(value) -> str:
     return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _result_values(result: dict) -> dict:
-    """Best and last validation loss, steps and minutes of the run (part2/train.py's result.json)."""
-    values = {"part2.steps": str(result["steps"]),
-              "part2.minutes": f"{result['seconds'] / 60:.1f}" if result["seconds"] else "?"}
-    if result["best_val_loss"] is not None:
-        stream = result["best_val_stream_loss"]
-        values.update({
-            "part2.final_val_loss": f"{result['last_val_loss']:.3f}",
-            "part2.final_val_accuracy": pct(result["last_val_accuracy"]),
-            "part2.best_val_loss": f"{result['best_val_loss']:.3f}",
-            "part2.best_val_step": str(result["best_val_step"]),
-            "part2.best_val_stream_loss": "?" if stream is None else f"{stream:.3f}"})
-    return values
+def _stage_tables(ctx: Context, run: Run, rows: list[dict]) -> dict:
+    """All training stages in tables/part2_stages.md; the first, middle and last stage inline."""
+    label = "validation loss (windows): at this step, else the last one before it (its step)"
+    lengths = sorted(g["length"] for g in rows[0]["groups"] if g["kind"] == "greedy")
+    short, long = lengths[0], lengths[-1]
+    full = [[r["step"], run.validation_at(r["step"]),
+             "<br>".join(code_cell(s) for s in _group(r, "greedy", short)["texts"])] for r in rows]
+    longer = [[r["step"], "<br>".join(code_cell(s) for s in _group(r, "greedy", long)["texts"]),
+               "<br>".join(f"τ = {g['temperature']:g}: {code_cell(g['texts'][0])}"
+                           for g in r["groups"] if g["kind"] == "temperature" and g["texts"])]
+              for r in rows]
+    put_table(ctx, "part2_stages.md", "\n\n".join([
+        f"Greedy samples of {short} characters (random first character) at every sampling step.",
+        markdown_table(["step", label, "greedy samples"], full),
+        f"Greedy samples of {long} characters and sampled text of {long} characters.",
+        markdown_table(["step", f"greedy, {long} characters", "sampled at τ"], longer)]))
+    picks = sorted({0, len(rows) // 2, len(rows) - 1})
+    put_table(ctx, "part2_stages_excerpt.md", markdown_table(
+        ["step", label, f"first greedy sample of {short} characters"],
+        [[rows[i]["step"], run.validation_at(rows[i]["step"]),
+          code_cell(_group(rows[i], "greedy", short)["texts"][0])] for i in picks]))
+    first, last = (_group(rows[i], "greedy", long)["texts"] for i in (0, -1))
+    loops = [sum(find_cycle(t) is not None for t in texts) for texts in (first, last)]
+    grams = [sum(distinct_ngrams(t, 4) for t in texts) / len(texts) for texts in (first, last)]
+    return {"part2.stage_count": count(len(rows), "sampling step"),
+            "part2.stage_short": str(short), "part2.stage_long": str(long),
+            "part2.stage_first": str(rows[0]["step"]), "part2.stage_last": str(rows[-1]["step"]),
+            "part2.stage_trend": (
+                f"at step {rows[0]['step']}, {loops[0]} of {len(first)} end in a cycle and their mean "
+                f"share of distinct 4-grams is {grams[0]:.2f}; at step {rows[-1]['step']}, "
+                f"{loops[1]} of {len(last)} and {grams[1]:.2f}")}
 
 
 def collect_part2_train(ctx: Context) -> None:
-    summary = ctx.cache("part2_train") / "summary"
-    put_figure(ctx, summary / "curves.png", "part2_curves.png")
-    put_file(ctx, summary / "metrics.csv", "part2_metrics.csv")
-    config = read_json(need(summary / "config.json"))
-    args = config["args"]
+    run = Run(ctx, "part2_train")
+    put_figure(ctx, run.summary / "curves.png", "part2_curves.png")
+    put_file(ctx, run.summary / "metrics.csv", "part2_metrics.csv")
+    args = run.args
     put_table(ctx, "part2_hyperparameters.md", markdown_table(
-        ["flag", "value"], [[f"`--{k}`", "-" if v is None else v]
-                            for k, v in args.items() if k not in BOOKKEEPING]))
-    # the run's hyper-parameters, for the prose of 2.1(a), which gives the time limit in minutes
+        ["flag", "value"], [[f"`--{k}`", _flag_value(v)] for k, v in args.items() if k not in BOOKKEEPING]))
     values = {f"part2.arg_{key}": _flag_value(value) for key, value in args.items()}
-    if args.get("time_limit") is not None:
-        values["part2.arg_time_limit"] = _flag_value(args["time_limit"] / 60)
+    values.update(run.numbers("part2"))
     values.update({
-        "part2.preset": args.get("preset") or "none (the flags' defaults and the mode's budget)",
         "part2.book": Path(args.get("txt_file") or str(args.get("book"))).name,
-        "part2.vocab": str(config.get("vocab_size", "?")),
-        "part2.train_chars": f"{config.get('train_chars', 0):,}",
-        "part2.val_chars": f"{config.get('val_chars', 0):,}",
-        "part2.parameters": f"{config.get('parameters', 0):,}"})
-    values.update(_result_values(read_json(need(summary / "result.json"))))
-    rows = read_training_samples(need(summary / "samples.jsonl"))
-    _stage_tables(ctx, rows)
-    values["part2.stages"] = ", ".join(str(r["step"]) for r in rows)
+        "part2.vocab": str(run.config["vocab_size"]),
+        "part2.train_chars": f"{run.config['train_chars']:,}",
+        "part2.val_chars": f"{run.config['val_chars']:,}",
+        "part2.regularisation": (
+            "neither is used in this run" if args["dropout_keep_prob"] == 1 and not args["weight_drop"]
+            else "this run uses them as the table says"),
+        "part2.batches": (
+            "each sequence of a batch is a window at a random place in the training text, read "
+            "from a zero state" if not args["carry_state"] else
+            "a batch is `--batch_size` consecutive streams of the book read side by side, and the "
+            "LSTM state at the end of one batch starts the next"),
+        "part2.window_note": (
+            "each from a zero state, so training never asked the state to carry anything further"
+            if not args["carry_state"] else "with the state carried from one batch to the next")})
+    values.update(_stage_tables(ctx, run, read_training_samples(need(run.summary / "samples.jsonl"))))
     put_values(ctx, values)
 
 
-def distinct_ngrams(text: str, n: int = 8) -> float:
-    """Share of distinct character n-grams: 1 for text that never repeats itself, near 0 for a loop."""
-    grams = [text[i:i + n] for i in range(len(text) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else float("nan")
-
-
-class SampleOutputs:
-    """The outputs of the part2_samples piece: per job label the ``--json`` file of part2/sample.py
-    (samples: text, continuation, log_probability) and the command that wrote it (done.json)."""
-
-    def __init__(self, ctx: Context):
-        self.ctx, self.folder = ctx, ctx.cache("part2_samples")
-
-    def read(self, label: str) -> list[dict]:
-        return read_json(need(self.folder / f"{label}.json"))["samples"]
-
-    def command(self, label: str) -> str:
-        commands = read_json(need(self.folder / "done.json"))["commands"]
-        mine = next(c for c in commands if f"{label}.json" in c)
-        return mine.replace(str(self.ctx.out), "<out>")
-
-
-def _greedy_long_table(ctx: Context, outputs: SampleOutputs, length: int) -> None:
-    blocks = [f"Command: `{outputs.command('greedy_long')}`\n"]
-    for i, e in enumerate(outputs.read("greedy_long"), 1):
-        blocks.append(f"Greedy sample {i} ({length} characters after a random first character):"
-                      f"\n\n```text\n{e['text']}\n```\n")
-    put_table(ctx, "part2_greedy_long.md", "\n".join(blocks))
-
-
-def _temperature_table(ctx: Context, outputs: SampleOutputs, length: int) -> None:
-    prompt, rows = PROMPTS[1], []
-    for label, name in (("tau_0.5", "τ = 0.5"), ("tau_1", "τ = 1"), ("tau_2", "τ = 2"),
-                        ("tau_greedy", "greedy (τ → ∞)")):
-        for e in outputs.read(label):
-            cont = e["continuation"]
-            rows.append([name, code_cell(cont), f"{distinct_ngrams(cont, 4):.2f}"])
-    put_table(ctx, "part2_temperature_samples.md",
-              f"Prompt `{prompt}`, {length} characters each; the last column is the share of "
-              "distinct 4-character strings in the continuation (lower means more repetition).\n\n"
-              + markdown_table(["decoding", "continuation", "distinct 4-grams"], rows))
-
-
-def _completion_tables(ctx: Context, outputs: SampleOutputs, prompts: list[str]) -> int:
-    """Completions of each prompt by greedy, beam and sampled decoding; returns for how many prompts
-    beam search found a continuation at least as likely as greedy decoding's."""
-    comp_rows, beam_rows, better = [], [], 0
-    for i, p in enumerate(prompts):
-        g, b = outputs.read(f"prompt{i}_beam1")[0], outputs.read(f"prompt{i}_beam5")[0]
-        samples = outputs.read(f"prompt{i}_sample")
-        gc, bc = g["continuation"], b["continuation"]
-        sc = [e["continuation"] for e in samples]
-        comp_rows += [[code_cell(p), "greedy", code_cell(gc)],
-                      [code_cell(p), "beam, width 5", code_cell(bc)]]
-        comp_rows += [[code_cell(p), "sampled, τ = 1", code_cell(t)] for t in sc]
-        beam_rows.append([code_cell(p), f"{g['log_probability']:.2f}",
-                          f"{b['log_probability']:.2f}",
-                          f"{distinct_ngrams(gc):.2f}", f"{distinct_ngrams(bc):.2f}",
-                          f"{sum(distinct_ngrams(t) for t in sc) / len(sc):.2f}"])
-        better += b["log_probability"] >= g["log_probability"] - 1e-9
-    put_table(ctx, "part2_completions.md",
-              markdown_table(["prompt", "decoding", "continuation"], comp_rows))
-    put_table(ctx, "part2_beam.md", markdown_table(
-        ["prompt", "log p, greedy (beam width 1)", "log p, beam width 5",
-         "distinct 8-grams, greedy", "distinct 8-grams, beam", "distinct 8-grams, sampled τ=1"],
-        beam_rows))
-    return better
-
-
-def collect_part2_samples(ctx: Context) -> None:
-    s, outputs = ctx.cfg["part2_samples"], SampleOutputs(ctx)
-    prompts = PROMPTS[:s["prompts"]]
-    _greedy_long_table(ctx, outputs, s["long"])
-    _temperature_table(ctx, outputs, s["length"])
-    better = _completion_tables(ctx, outputs, prompts)
-    greedy_texts = {outputs.read(f"prompt{i}_beam1")[0]["continuation"] for i in range(len(prompts))}
-    put_values(ctx, {"part2.beam_better": f"{better} of {s['prompts']}",
-                     "part2.prompts": str(s["prompts"]),
-                     "part2.greedy_distinct": str(len(greedy_texts)),
-                     "part2.sample_length": str(s["length"]), "part2.long_length": str(s["long"]),
-                     "part2.temperature_prompt": PROMPTS[1]})
-
-
-def collect_temperature(ctx: Context) -> None:
-    """softmax(tau * x) for a fixed toy vector of logits: how tau reshapes the distribution."""
-    chars = ["e", "a", "o", "i", "u"]
-    logits = [2.0, 1.0, 0.5, 0.0, -1.0]
-    rows = [["logit x", *[f"{v:g}" for v in logits], "-", "-"]]
-    values = {}
-    for tau in (0.5, 1.0, 2.0, 10.0):
-        z = [tau * v for v in logits]
-        e = [math.exp(v - max(z)) for v in z]
-        p = [v / sum(e) for v in e]
-        entropy = -sum(q * math.log(q) for q in p if q > 0)
-        rows.append([f"τ = {tau:g}", *[f"{q:.3f}" for q in p], f"{entropy:.3f}",
-                     f"{math.exp(entropy):.2f}"])
-        suffix = f"{tau:g}".replace(".", "_")
-        values[f"temperature.p_top_tau_{suffix}"] = f"{p[0]:.3f}"
-        values[f"temperature.entropy_tau_{suffix}"] = f"{entropy:.3f}"
-    rows.append(["τ → ∞ (greedy)", "1.000", *["0.000"] * (len(chars) - 1), "0.000", "1.00"])
-    rows.append(["τ → 0", *[f"{1 / len(chars):.3f}"] * len(chars), f"{math.log(len(chars)):.3f}",
-                 f"{len(chars):.2f}"])
-    put_table(ctx, "temperature_example.md", markdown_table(
-        ["", *[f"p({ch})" for ch in chars], "entropy (nats)", "effective choices e^H"], rows))
-    values["temperature.logits"] = ", ".join(f"{v:g}" for v in logits)
-    put_values(ctx, values)
+def _compare(main: Run, best: Run) -> str:
+    """Which run predicts the held-out stream better (the measure that does not depend on T)."""
+    a, b = main.result["best_val_stream_loss"], best.result["best_val_stream_loss"]
+    if round(a, 3) == round(b, 3):
+        return f"both runs reach the same stream loss ({a:.3f})"
+    word = "lower" if b < a else "higher"
+    return (f"the best configuration's stream loss is {word} than the main run's "
+            f"({b:.3f} against {a:.3f} nats per character)")
 
 
 def collect_part2_best(ctx: Context) -> None:
-    """To be written: the best configuration's numbers."""
+    """The best configuration found (``--preset best``) next to the main run at T = 30."""
+    main, best = Run(ctx, "part2_train"), Run(ctx, "part2_best")
+    put_figure(ctx, best.summary / "curves.png", "part2_best_curves.png")
+    put_file(ctx, best.summary / "metrics.csv", "part2_best_metrics.csv")
+    flags = ["seq_length", "lstm_num_layers", "lstm_num_hidden", "dropout_keep_prob", "weight_drop",
+             "batch_size", "learning_rate", "carry_state"]
+    rows = [[f"`--{f}`", _flag_value(main.args[f]), _flag_value(best.args[f])] for f in flags]
+    for label, get in (
+            ("parameters", lambda run: f"{run.config['parameters']:,}"),
+            ("steps", lambda run: run.result["steps"]),
+            ("minutes", lambda run: f"{run.result['seconds'] / 60:.1f}"),
+            ("best validation loss, windows of its own `--seq_length`",
+             lambda run: f"{run.result['best_val_loss']:.3f}"),
+            ("step of that best", lambda run: run.result["best_val_step"]),
+            ("validation loss, stream, at that step",
+             lambda run: f"{run.result['best_val_stream_loss']:.3f}")):
+        rows.append([label, get(main), get(best)])
+    put_table(ctx, "part2_best.md", markdown_table(
+        ["", "assignment's settings (2.1)", "best configuration (extra)"], rows))
+    same_t = main.args["seq_length"] == best.args["seq_length"]
+    values = best.numbers("part2_best")
+    values.update({
+        "part2_best.compare": _compare(main, best),
+        "part2_best.windows_note": (
+            "both runs cut the held-out text into windows of the same length, so their windows "
+            "losses compare too" if same_t else
+            "the windows losses do not compare: a longer window gives its characters more context "
+            "on average")})
+    put_values(ctx, values)

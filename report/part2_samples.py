@@ -1,0 +1,198 @@
+"""Part 2 of the report, from the final model: long greedy samples (q. 2.1b), temperature (2.1c),
+sentence completions (2.2) and beam search (2.3), read from the ``--json`` files ``part2/sample.py``
+wrote under ``<out>/.cache/part2_samples/``; and the worked example of softmax(tau * x)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from statistics import mean
+
+from common.io import markdown_table, read_json
+from report.part2_text import book_words, count, distinct_ngrams, find_cycle, listing, word_share
+from report.store import ROOT, Context, code_cell, need, put_table, put_values
+
+# Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
+PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said",
+           "The king said to his daughter"]
+DECODINGS = (("tau_0.5", "τ = 0.5"), ("tau_1", "τ = 1"), ("tau_2", "τ = 2"), ("tau_greedy", "greedy"))
+
+
+class SampleOutputs:
+    """The outputs of the part2_samples piece: per job label the ``--json`` file of part2/sample.py
+    (samples: text, continuation, log_probability) and the command that wrote it (done.json)."""
+
+    def __init__(self, ctx: Context):
+        self.ctx, self.folder = ctx, ctx.cache("part2_samples")
+
+    def file(self, label: str) -> dict:
+        return read_json(need(self.folder / f"{label}.json"))
+
+    def read(self, label: str) -> list[dict]:
+        return self.file(label)["samples"]
+
+    def command(self, label: str) -> str:
+        commands = read_json(need(self.folder / "done.json"))["commands"]
+        mine = next(c for c in commands if f"{label}.json" in c)
+        return mine.replace(str(self.ctx.out), "<out>")
+
+
+def cycles_sentence(texts: list[str], noun: str, plural: str | None = None) -> str:
+    """How many of ``texts`` end in a cycle, how long its stretch is and where it begins."""
+    cycles = [c for c in map(find_cycle, texts) if c]
+    many = count(len(texts), noun, plural)
+    if len(texts) == 1:
+        if not cycles:
+            return f"the {noun} does not end in a cycle"
+        c = cycles[0]
+        return (f"the {noun} ends in a cycle: a stretch of {count(c.period, 'character')} repeated "
+                f"to the end from character {c.start + 1} on")
+    if not cycles:
+        return f"none of the {many} ends in a cycle"
+    if len(cycles) == 1:
+        c = cycles[0]
+        return (f"1 of the {many} ends in a cycle: a stretch of {count(c.period, 'character')} "
+                f"repeated to the end from character {c.start + 1} on")
+    return (f"{len(cycles)} of the {many} end in a cycle, a stretch repeated to the end "
+            f"({count(len({c.text for c in cycles}), 'distinct loop')}; length of the stretch in "
+            f"characters: {listing([str(c.period) for c in cycles])}; first character of the "
+            f"cycle: {listing([str(c.start + 1) for c in cycles])})")
+
+
+def sameness(texts: list[str], noun: str) -> str:
+    """``the 4 greedy continuations are all different`` and the like (``noun`` in the plural)."""
+    k = len(set(texts))
+    what = "all different" if k == len(texts) else "one and the same text" if k == 1 \
+        else f"only {count(k, 'distinct text')}"
+    return f"the {len(texts)} {noun} are {what}"
+
+
+def _fmt(x: float) -> str:
+    return "no complete word" if math.isnan(x) else f"{x:.2f}"
+
+
+def _mean(xs) -> float:
+    xs = [x for x in xs if not math.isnan(x)]
+    return mean(xs) if xs else math.nan
+
+
+def _book_vocabulary(ctx: Context) -> set[str]:
+    args = read_json(need(ctx.cache("part2_train") / "summary" / "config.json"))["args"]
+    path = Path(args["txt_file"])
+    return book_words(need(path if path.is_absolute() else ROOT / path).read_text(encoding="utf-8"))
+
+
+def _greedy_long(ctx: Context, outputs: SampleOutputs, length: int, seq_length: int) -> dict:
+    samples = [e["text"] for e in outputs.read("greedy_long")]
+    blocks = [f"Command: `{outputs.command('greedy_long')}`\n"]
+    blocks += [f"Greedy sample {i} ({length} characters after a random first character):"
+               f"\n\n```text\n{t}\n```\n" for i, t in enumerate(samples, 1)]
+    put_table(ctx, "part2_greedy_long.md", "\n".join(blocks))
+    put_table(ctx, "part2_greedy_long_one.md", f"```text\n{samples[0]}\n```")
+    starts = [c.start + 1 for c in map(find_cycle, samples) if c]
+    late = sum(s > seq_length for s in starts)
+    window = f"the first {seq_length} characters (the length of the training windows)"
+    if len(starts) == 1:
+        where = f"; the cycle begins {'after' if late else 'within'} {window}"
+    else:
+        where = f"; {late} of these {len(starts)} cycles begin after {window}" if starts else ""
+    same = sameness(samples, "samples") + "; " if len(samples) > 1 else ""
+    return {"part2.long_cycles": same + cycles_sentence(samples, "sample") + where}
+
+
+def _temperature(ctx: Context, outputs: SampleOutputs, vocabulary: set[str]) -> dict:
+    prompt, rows, means, inline = PROMPTS[1], [], [], []
+    for label, name in DECODINGS:
+        conts = [e["continuation"] for e in outputs.read(label)]
+        stats = [(distinct_ngrams(c, 4), word_share(prompt, c, vocabulary)) for c in conts]
+        rows += [[name, code_cell(c), _fmt(d), _fmt(w)] for c, (d, w) in zip(conts, stats)]
+        inline.append(rows[-len(conts)])
+        means.append(f"{name}: {_fmt(_mean(d for d, _ in stats))} and {_fmt(_mean(w for _, w in stats))}")
+    header = ["decoding", "continuation", "distinct 4-grams", "share of words found in the book"]
+    put_table(ctx, "part2_temperature_samples.md",
+              f"Prompt `{prompt}`; the share of distinct 4-character strings of the continuation "
+              "(lower: more repetition) and the share of its words that occur in the book.\n\n"
+              + markdown_table(header, rows))
+    put_table(ctx, "part2_temperature_one.md", markdown_table(header, inline))
+    taus = [e["continuation"] for e in outputs.read("tau_1")]
+    return {"part2.temperature_means": "; ".join(means),
+            "part2.temperature_cycles": cycles_sentence(taus, "sample", "samples")}
+
+
+def _completions(ctx: Context, outputs: SampleOutputs, prompts: list[str]) -> list[dict]:
+    """Per prompt the greedy, beam and sampled continuations; the full table and an excerpt."""
+    found, full, inline = [], [], []
+    for i, p in enumerate(prompts):
+        g, b = outputs.read(f"prompt{i}_beam1")[0], outputs.read(f"prompt{i}_beam5")[0]
+        sampled = [e["continuation"] for e in outputs.read(f"prompt{i}_sample")]
+        found.append({"greedy": g, "beam": b, "sampled": sampled})
+        full += [[code_cell(p), "greedy", code_cell(g["continuation"])],
+                 [code_cell(p), "beam", code_cell(b["continuation"])]]
+        full += [[code_cell(p), "sampled, τ = 1", code_cell(t)] for t in sampled]
+        inline.append([code_cell(p), "greedy", code_cell(g["continuation"])])
+    inline.append([code_cell(prompts[0]), "sampled, τ = 1", code_cell(found[0]["sampled"][0])])
+    header = ["prompt", "decoding", "continuation"]
+    put_table(ctx, "part2_completions.md", markdown_table(header, full))
+    put_table(ctx, "part2_completions_one.md", markdown_table(header, inline))
+    return found
+
+
+def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> dict:
+    rows, better = [], 0
+    for p, f in zip(prompts, found):
+        g, b = f["greedy"], f["beam"]
+        rows.append([code_cell(p), f"{g['log_probability']:.2f}", f"{b['log_probability']:.2f}",
+                     f"{distinct_ngrams(g['continuation']):.2f}",
+                     f"{distinct_ngrams(b['continuation']):.2f}",
+                     f"{mean(distinct_ngrams(t) for t in f['sampled']):.2f}"])
+        better += b["log_probability"] >= g["log_probability"] - 1e-9
+    put_table(ctx, "part2_beam.md", markdown_table(
+        ["prompt", "log p, greedy", f"log p, beam width {width}", "distinct 8-grams, greedy",
+         "distinct 8-grams, beam", "distinct 8-grams, sampled τ = 1 (mean)"], rows))
+    share = {k: mean(distinct_ngrams(t) for f in found for t in
+                     ([f[k]["continuation"]] if k != "sampled" else f[k]))
+             for k in ("greedy", "beam", "sampled")}
+    most = max(share, key=share.get)
+    greedy = [f["greedy"]["continuation"] for f in found]
+    if len(prompts) == 1:
+        found_for = "for the prompt" if better else "not for the prompt"
+    else:
+        found_for = f"for {better} of the {count(len(prompts), 'prompt')}"
+    same = sameness(greedy, "greedy continuations") + "; " if len(greedy) > 1 else ""
+    return {"part2.beam_found": found_for,
+            "part2.beam_width": str(width),
+            "part2.ngram_means": f"greedy {share['greedy']:.2f}, beam {share['beam']:.2f}, "
+                                 f"sampled {share['sampled']:.2f}",
+            "part2.ngram_most": {"sampled": "sampled text", "beam": "beam search",
+                                 "greedy": "greedy decoding"}[most],
+            "part2.greedy_cycles": same + cycles_sentence(greedy, "greedy continuation")}
+
+
+def collect_part2_samples(ctx: Context) -> None:
+    s, outputs = ctx.cfg["part2_samples"], SampleOutputs(ctx)
+    prompts = PROMPTS[:s["prompts"]]
+    seq_length = read_json(need(ctx.cache("part2_train") / "summary" / "config.json"))["args"]["seq_length"]
+    values = _greedy_long(ctx, outputs, s["long"], seq_length)
+    values.update(_temperature(ctx, outputs, _book_vocabulary(ctx)))
+    found = _completions(ctx, outputs, prompts)
+    values.update(_beam(ctx, prompts, found, outputs.file("prompt0_beam5")["beam_width"]))
+    values.update({"part2.sample_length": str(s["length"]), "part2.long_length": str(s["long"]),
+                   "part2.temperature_prompt": PROMPTS[1]})
+    put_values(ctx, values)
+
+
+def collect_temperature(ctx: Context) -> None:
+    """softmax(tau * x) for a fixed toy vector of logits: how tau reshapes the distribution."""
+    chars = ["e", "a", "o", "i", "u"]
+    logits = [2.0, 1.0, 0.5, 0.0, -1.0]
+    rows = [["logit x", *[f"{v:g}" for v in logits], "-"]]
+    for tau in (0.5, 1.0, 2.0):
+        z = [tau * v for v in logits]
+        e = [math.exp(v - max(z)) for v in z]
+        p = [v / sum(e) for v in e]
+        entropy = -sum(q * math.log(q) for q in p if q > 0)
+        rows.append([f"τ = {tau:g}", *[f"{q:.3f}" for q in p], f"{math.exp(entropy):.2f}"])
+    rows.append(["τ → ∞ (greedy)", "1.000", *["0.000"] * (len(chars) - 1), "1.00"])
+    rows.append(["τ → 0", *[f"{1 / len(chars):.3f}"] * len(chars), f"{len(chars):.2f}"])
+    put_table(ctx, "temperature_example.md", markdown_table(
+        ["", *[f"p({ch})" for ch in chars], "effective choices e^H"], rows))
+    put_values(ctx, {"temperature.logits": ", ".join(f"{v:g}" for v in logits)})

@@ -1,0 +1,70 @@
+"""Measures of generated text that the part-2 prose states (repetition, cycles, real words), and
+the small phrasing helpers that keep those generated sentences grammatical."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# A cycle must fill at least this many characters, so that a doubled letter ("ll") or a word said
+# twice is not reported as a loop.
+MIN_CYCLE_SPAN = 16
+WORD = re.compile(r"[A-Za-z]+")
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """``"1 prompt"``, ``"4 prompts"``."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def listing(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def distinct_ngrams(text: str, n: int = 8) -> float:
+    """Share of distinct character n-grams: 1 for text that never repeats itself, near 0 for a loop."""
+    grams = [text[i:i + n] for i in range(len(text) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else float("nan")
+
+
+@dataclass
+class Cycle:
+    start: int     # 0-based index of the first character of the repeated stretch
+    period: int    # length of the stretch that repeats
+    text: str      # one period, rotated to a canonical form (so equal loops compare equal)
+    span: int      # characters from ``start`` to the end of the text
+
+
+def _periodic_start(text: str, p: int) -> int:
+    """The smallest s such that text[j] == text[j + p] for every j in [s, len - p)."""
+    j = len(text) - p - 1
+    while j >= 0 and text[j] == text[j + p]:
+        j -= 1
+    return j + 1
+
+
+def find_cycle(text: str) -> Cycle | None:
+    """The loop a text ends in: the shortest period p whose repetition reaches back furthest, if it
+    covers at least two periods and MIN_CYCLE_SPAN characters up to the end of the text; else None."""
+    best = None
+    for p in range(1, len(text) // 2 + 1):
+        s = _periodic_start(text, p)
+        span = len(text) - s
+        if span >= max(2 * p, MIN_CYCLE_SPAN) and (best is None or s < best.start):
+            period = text[s:s + p]
+            canonical = min(period[i:] + period[:i] for i in range(p))
+            best = Cycle(s, p, canonical, span)
+    return best
+
+
+def book_words(text: str) -> set[str]:
+    return {w.lower() for w in WORD.findall(text)}
+
+
+def word_share(prompt: str, continuation: str, vocabulary: set[str]) -> float:
+    """Share of the words written by the model (any part in ``continuation``; a word cut off by the
+    end of the text is left out) that occur in ``vocabulary``."""
+    text, cut = prompt + continuation, len(prompt)
+    words = [m.group().lower() for m in WORD.finditer(text)
+             if m.end() > cut and (m.end() < len(text) or not continuation[-1:].isalpha())]
+    return sum(w in vocabulary for w in words) / len(words) if words else float("nan")
