@@ -132,11 +132,12 @@ def _grads_values(curves: dict) -> dict:
                f"{chrono / orth:.3g} times smaller than" if orth < chrono else "equal to")
     lstm, uniform = curves["LSTM trained"], curves["RNN untrained (uniform W_hh)"]
     big = max(uniform["w_hh_singular_values"]) > 1
+    note = ("so the bound of 1.1 already forces the product to shrink" if not big else
+            "so the necessary condition of 1.1 for growth holds and the gradient still shrinks: "
+            "the condition is not sufficient" if uniform["ratio"] < 1 else
+            "so the necessary condition of 1.1 for growth holds, and the gradient grows")
     return {
-        "grads.uniform_note": (
-            "so the necessary condition of 1.1 for growth holds, and yet the gradient vanishes: "
-            "it is not sufficient, because the factors $1 - h^2$ and the directions of the product "
-            "decide" if big else "so the bound of 1.1 already forces the product to shrink"),
+        "grads.uniform_note": note,
         "grads.orth_vs_chrono": compare,
         "grads.uniform_sv": _singular_values(curves["RNN untrained (uniform W_hh)"]),
         "grads.rnn_trained_sv": _singular_values(curves["RNN trained"]),
@@ -190,13 +191,14 @@ def collect_param_count(ctx: Context) -> None:
             cell_code = sum(p.numel() for k, p in params.items() if k not in ("W_ph", "b_p"))
             total = sum(p.numel() for p in model.parameters())
             out_formula = K * n + K
-            ok = "yes" if (cell_code, total) == (cell_formula, cell_formula + out_formula) else "NO"
-            rows.append([name, d, n, K, f"{cell_text} = {cell_formula:,}", f"{cell_code:,}",
-                         f"Kn + K = {out_formula:,}", f"{out_code:,}", f"{total:,}", ok])
+            ok = ("yes" if (cell_code, out_code, total)
+                  == (cell_formula, out_formula, cell_formula + out_formula) else "NO")
+            rows.append([name, d, f"{cell_text} = {cell_formula:,}", f"{cell_code:,}",
+                         f"{out_formula:,}", f"{total:,}", ok])
             key = f"param.{name.lower()}_d{d}"
             values.update({f"{key}_cell": f"{cell_code:,}", f"{key}_total": f"{total:,}",
                            f"{key}_output": f"{out_code:,}"})
     put_table(ctx, "param_count.md", markdown_table(
-        ["model", "d", "n", "K", "cell, formula", "cell, sum(p.numel())", "output layer, formula",
-         "output, code", "total, code", "match"], rows))
+        ["model", "d", "cell, formula", "cell, counted", "output layer, Kn + K", "total, counted",
+         "formula = count"], rows))
     put_values(ctx, values)

@@ -63,48 +63,44 @@ def _table(square: dict) -> str:
     for label, chrono, _ in CORNERS:
         runs = square.get(label)
         if not runs:
-            rows.append([chrono, "-", "-", "not measured in this run", "-", "-", "-"])
+            rows.append([chrono, "-", "-", "not measured in this run", "-", "-"])
             continue
         steps = ", ".join(f"{r['steps']:,}{'†' if r['status'] != 'early_stop' else ''}" for r in runs)
         accs = ", ".join(pct_floor(r["acc"]) for r in runs)
-        stopped = sum(r["status"] == "early_stop" for r in runs)
         rows.append([chrono, f"{runs[0]['lr']:g}", f"{runs[0]['cap']:,}", steps, accs,
-                     f"{_mean_steps(runs):,.0f}", f"{stopped} of {len(runs)}"])
+                     f"{_mean_steps(runs):,.0f}"])
     return markdown_table(["chrono init", "learning rate", "step cap", "steps per seed (†: cap)",
-                           "test accuracy per seed", "mean steps", "seeds stopped early"], rows)
-
-
-def _steps(runs: list[dict]) -> str:
-    """Mean steps; "at least" when a seed ran to its cap (its true count is unknown)."""
-    capped = any(r["status"] != "early_stop" for r in runs)
-    return f"{'at least ' if capped else ''}{_mean_steps(runs):,.0f}"
+                           "test accuracy per seed", "mean steps"], rows)
 
 
 def square_sentence(square: dict, lr: float) -> str:
-    """What the square shows: which corners met the early-stopping criterion and how fast, and
-    which factor moved the step count more, chosen by comparing the measured means."""
+    """What the square shows, chosen by comparing its measured mean step counts; no ranking when a
+    mean is only a lower bound (a seed ran to its cap) or the caps differ."""
     if len(square) < len(CORNERS):
         return "The square is incomplete in this run (a piece it reads did not finish)."
     runs = [square[label] for label, _, _ in CORNERS]
     low = runs[0][0]["lr"]
     names = (f"no chrono at {low:g}", f"chrono at {low:g}", f"no chrono at {lr:g}",
              f"chrono at {lr:g}")
-    text = "; ".join(f"{name}: {sum(r['status'] == 'early_stop' for r in rs)} of {len(rs)} seeds "
-                     f"stopped early, mean steps {_steps(rs)}" for name, rs in zip(names, runs))
-    caps = {r["cap"] for rs in runs for r in rs}
+    caps = sorted({r["cap"] for rs in runs for r in rs})
     if len(caps) > 1:
-        return (text + ". The corners ran with different step caps in this run ("
-                + ", ".join(f"{c:,}" for c in sorted(caps)) + "), so their steps are not compared.")
-    if any(r["status"] != "early_stop" for rs in runs for r in rs):
-        return text + ". Seeds that ran to the cap make a mean a lower bound, so the two factors' " \
-                      "effects on the step count are not ranked."
+        return ("The corners ran with different step caps in this run ("
+                + ", ".join(f"{c:,}" for c in caps) + "), so their steps are not compared.")
+    done = [n for n, rs in zip(names, runs) if all(r["status"] == "early_stop" for r in rs)]
+    if len(done) < len(names):
+        return ("Every seed stopped early only in " + (", ".join(done) or "no corner") + "; in the "
+                "other corners a seed ran to the cap, so their mean is a lower bound and the two "
+                "factors are not ranked by steps.")
     a, b, c, d = (_mean_steps(rs) for rs in runs)
     chrono = abs(math.log(b / a)) + abs(math.log(d / c))
     rate = abs(math.log(c / a)) + abs(math.log(d / b))
     bigger = ("the learning rate changes the step count more than chrono initialisation does"
               if rate > chrono else "chrono initialisation changes the step count more than the "
               "learning rate does" if chrono > rate else "both factors change it equally")
-    return f"{text}. Summed over the square's edges (on a log scale), {bigger}."
+    return (f"Chrono initialisation takes the mean steps from {a:,.0f} to {b:,.0f} at learning rate "
+            f"{low:g} and from {c:,.0f} to {d:,.0f} at {lr:g}; the larger rate takes them from "
+            f"{a:,.0f} to {c:,.0f} without chrono and from {b:,.0f} to {d:,.0f} with it. Summed over "
+            f"the square's edges on a log scale, {bigger}.")
 
 
 def build_ablation(ctx: Context) -> None:
