@@ -63,15 +63,21 @@ class Run:
                 f"{prefix}.minutes": f"{r['seconds'] / 60:.1f}",
                 f"{prefix}.stop": self.stop_sentence(),
                 f"{prefix}.parameters": f"{self.config['parameters']:,}",
-                f"{prefix}.best_val_loss": f"{r['best_val_loss']:.3f}",
+                f"{prefix}.best_val_loss": _loss(r["best_val_loss"]),
                 f"{prefix}.best_val_step": str(r["best_val_step"]),
-                f"{prefix}.best_val_stream_loss": f"{r['best_val_stream_loss']:.3f}",
+                f"{prefix}.best_val_stream_loss": _loss(r["best_val_stream_loss"]),
                 f"{prefix}.final_val_step": str(r["last_val_step"]),
-                f"{prefix}.final_val_loss": f"{r['last_val_loss']:.3f}",
-                f"{prefix}.final_val_accuracy": pct(r["last_val_accuracy"]),
-                f"{prefix}.final_val_stream_loss": f"{r['last_val_stream_loss']:.3f}",
+                f"{prefix}.final_val_loss": _loss(r["last_val_loss"]),
+                f"{prefix}.final_val_accuracy": "none" if r["last_val_accuracy"] is None
+                else pct(r["last_val_accuracy"]),
+                f"{prefix}.final_val_stream_loss": _loss(r["last_val_stream_loss"]),
                 f"{prefix}.last_train_step": str(last["step"]) if last else "none",
                 f"{prefix}.last_train_loss": f"{last['loss']:.3f}" if last else "none"}
+
+
+def _loss(x) -> str:
+    """A loss with three decimals, or ``none`` when the run never validated."""
+    return "none" if x is None or x != x else f"{x:.3f}"
 
 
 def _flag_value(value) -> str:
@@ -143,6 +149,8 @@ def collect_part2_train(ctx: Context) -> None:
 def _compare(main: Run, best: Run) -> str:
     """Which run predicts the held-out stream better (the measure that does not depend on T)."""
     a, b = main.result["best_val_stream_loss"], best.result["best_val_stream_loss"]
+    if _loss(a) == "none" or _loss(b) == "none":
+        return "one of the runs has no validation to compare"
     if round(a, 3) == round(b, 3):
         return f"both runs reach the same stream loss ({a:.3f})"
     word = "lower" if b < a else "higher"
@@ -163,10 +171,10 @@ def collect_part2_best(ctx: Context) -> None:
             ("steps", lambda run: run.result["steps"]),
             ("minutes", lambda run: f"{run.result['seconds'] / 60:.1f}"),
             ("best validation loss, windows of its own `--seq_length`",
-             lambda run: f"{run.result['best_val_loss']:.3f}"),
+             lambda run: _loss(run.result["best_val_loss"])),
             ("step of that best", lambda run: run.result["best_val_step"]),
             ("validation loss, stream, at that step",
-             lambda run: f"{run.result['best_val_stream_loss']:.3f}")):
+             lambda run: _loss(run.result["best_val_stream_loss"]))):
         rows.append([label, get(main), get(best)])
     put_table(ctx, "part2_best.md", markdown_table(
         ["", "assignment's settings (2.1)", "best configuration (extra)"], rows))

@@ -1,0 +1,42 @@
+"""The measures and generated sentences of the report's part 2, on small hand-made inputs."""
+from report.part2 import Run
+from report.part2_samples import cycles_sentence, sameness
+from report.part2_text import count, find_cycle, listing, word_share
+
+
+def test_a_loop_is_found_with_its_period_and_start():
+    cycle = find_cycle("Once there was the king and the king and the king and the king and")
+    assert cycle is not None and cycle.period == len(" the king and") and cycle.start == len("Once there was")
+    assert find_cycle("e" * 20).period == 1
+    # a doubled letter or a short repeat at the end is not a loop
+    assert find_cycle("the little hill and the bell") is None
+
+
+def test_equal_loops_compare_equal_whatever_their_phase():
+    a, b = find_cycle("xx" + "abcdefgh" * 3), find_cycle("yyy" + "defghabc" * 3)
+    assert a.text == b.text
+
+
+def test_words_cut_by_the_end_or_in_the_prompt_are_not_counted():
+    assert word_share("Once upon", " a tyme there", {"a", "time", "there"}) == 0.5  # "there" is cut off
+    assert word_share("Once upon", " a tyme there.", {"a", "time", "there"}) == 2 / 3
+
+
+def test_generated_sentences_agree_in_number():
+    assert count(1, "prompt") == "1 prompt" and count(4, "prompt") == "4 prompts"
+    assert listing(["a"]) == "a" and listing(["a", "b", "c"]) == "a, b and c"
+    assert cycles_sentence(["abcdefghij"], "greedy continuation") == (
+        "the greedy continuation does not end in a cycle")
+    assert cycles_sentence(["abcdefghij", "klmnopqrst"], "sample") == "none of the 2 samples ends in a cycle"
+    one = cycles_sentence(["abcdefghij", "x" + "ab" * 10], "sample")
+    assert one.startswith("1 of the 2 samples ends in a cycle: a stretch of 2 characters")
+    assert sameness(["a", "a"], "texts") == "the 2 texts are one and the same text"
+    assert sameness(["a", "b", "a"], "texts") == "the 3 texts are only 2 distinct texts"
+
+
+def test_a_stage_without_its_own_validation_shows_the_last_earlier_one_labelled(tmp_path):
+    run = Run.__new__(Run)
+    run.val = {500: {"loss": 1.5}, 1000: {"loss": 1.25}}
+    assert run.validation_at(250) == "none yet"
+    assert run.validation_at(500) == "1.500"
+    assert run.validation_at(750) == "1.500 (step 500)"
