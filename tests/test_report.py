@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, assert_one_line_error, run_script
-from report.render import read_template
+from report.pieces import PIECE_NAMES
+from report.render import INCLUDE, read_template
 
 TEMPLATE = ROOT / "report" / "REPORT.template.md"
 QUESTIONS = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "2.1", "2.2", "2.3",
@@ -24,7 +25,7 @@ QUESTIONS = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "2.1", "2.2", "2.3
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
            "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
-N_PIECES = 10
+N_PIECES = len(PIECE_NAMES)
 
 
 def git(*args, cwd) -> str:
@@ -265,3 +266,102 @@ def test_part1_runs_train_with_the_length_studys_recipe(tmp_path, piece):
             assert flag in cmd, (flag, cmd)
             if value is not True:
                 assert cmd[cmd.index(flag) + 1] == str(value), (flag, cmd)
+
+
+# Digits the template may hold outside placeholders: each an exact phrase, with why it is not a
+# measurement. Keep it short; a count, size, step, rate or result belongs in a {{value:...}}.
+ALLOWED_PHRASES = {
+    "Grimm's": "not a digit, a guard that the scanner tolerates apostrophes (kept as an example)",
+}
+QUESTION = r"[1-3]\.[1-7][a-c]?"
+# A question number as the text names it ("1.1", "2.1b", "2.1b–2.3"), not a measured 1.5× or 1.5 %.
+QUESTION_REF = (rf"(?<![\d.~≈])(?<!factor of )(?<!by )(?:{'|'.join(map(re.escape, QUESTIONS))})"
+                rf"[a-c]?(?:–{QUESTION})?(?![\d%×]|\.\d| ?x\b)")
+# What a digit may stand in, masked before the scan (the order matters: code before math, link
+# texts before link targets).
+MASKS = [
+    r"^```.*?^```",  # fenced code blocks
+    r"\$\$.+?\$\$", r"\$[^$\n]+\$",  # display and inline math
+    r"`[^`\n]+`",  # code spans
+    r"\{\{[^}]*\}\}",  # placeholders
+    rf"(?<=\[){QUESTION}(?=\]\()",  # contents links
+    r"\]\([^)\s]*\)",  # link and image targets, anchors included
+    rf"\b(?:Figures?|Tables?|[Pp]arts?) [1-9]\d?(?:\.\d+)?[a-z]?\b",  # figure, table, part numbers
+    r"\beq(?:uations?|s?\.) ?\(?\d+[a-z]?\)?",  # equation numbers
+    QUESTION_REF,
+    r",\s+(?:19|20)\d\d[a-z]?(?=[);,.:])", r"\((?:19|20)\d\d[a-z]?\)",  # citation years
+    r"(?<=[A-Za-z])-?\d+",  # digits inside a name: L2, UTF-8
+]
+NUMBER = re.compile(r"\d")
+
+
+def template_files() -> list[Path]:
+    """The top-level template and every file it includes (what read_template joins)."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    read_template(TEMPLATE)  # raises if an include is missing
+    return [TEMPLATE, *(TEMPLATE.parent / name for name in INCLUDE.findall(text))]
+
+
+def digits_outside_placeholders(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of every line with a digit left after masking what may hold one."""
+    masked = text
+    for phrase in ALLOWED_PHRASES:
+        masked = masked.replace(phrase, " " * len(phrase))
+    for pattern in MASKS:
+        masked = re.sub(pattern, lambda m: re.sub(r"[^\n]", " ", m.group(0)), masked,
+                        flags=re.M | re.S)
+    original = text.splitlines()
+    return [(i + 1, original[i]) for i, line in enumerate(masked.splitlines())
+            if NUMBER.search(line)]
+
+
+def test_the_digit_scanner_finds_typed_numbers_and_passes_allowed_ones():
+    allowed = ("### 1.3 The vanilla RNN\nSee Figure 2, eq. (4), Table 1.3 and $T = 30$, `--seed 3`,"
+               " {{value:x.y2}} [3.2](#32-the-graph) (Kipf & Welling, 2017) part 1, in 3.1 (3.2).")
+    assert digits_outside_placeholders(allowed) == []
+    typed = "The loss stopped at about 1.29.\nIt took 40 passes.\nA 16-dimensional input."
+    assert [n for n, _ in digits_outside_placeholders(typed)] == [1, 2, 3]
+
+
+def test_no_measured_number_is_typed_into_the_template():
+    offending = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+                 for path in template_files()
+                 for number, line in digits_outside_placeholders(path.read_text(encoding="utf-8"))]
+    assert not offending, ("digits typed outside placeholders (generate them as {{value:...}}, or "
+                           "add an assignment constant to ALLOWED_PHRASES with its reason):\n"
+                           + "\n".join(offending))
+
+
+def test_every_contents_anchor_names_a_heading():
+    text = read_template(TEMPLATE)
+    slugs = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+             for h in re.findall(r"^#+ (.+)$", text, re.M)}
+    missing = [a for a in re.findall(r"\]\(#([^)]+)\)", text) if a not in slugs]
+    assert not missing, missing
+
+
+def test_every_reference_is_cited():
+    text = read_template(TEMPLATE)
+    body, refs = text.split("## References", 1)
+    uncited = []
+    for name, year in re.findall(r"^\* ([^,]+),.*?\(((?:19|20)\d\d)\)", refs, re.M):
+        if not re.search(rf"{re.escape(name)}\b[^()]{{0,80}}?{year}", body, re.S):
+            uncited.append(f"{name} ({year})")
+    assert not uncited, f"references not cited in the text: {uncited}"
+
+
+def committed_report() -> str:
+    return (ROOT / "report" / "REPORT.md").read_text(encoding="utf-8")
+
+
+def test_the_committed_report_is_under_8000_words():
+    words = len(committed_report().split())
+    assert words < 8000, f"report/REPORT.md has {words} words"
+
+
+def test_the_committed_report_has_no_nan_leftover_or_missing_marker():
+    text = re.sub(r"`[^`\n]*`", "", committed_report())  # generated samples may hold any text
+    problems = [f"line {i + 1}: {line.strip()}" for i, line in enumerate(text.splitlines())
+                if re.search(r"\w\(s\)|\[missing", line)
+                or line.startswith("|") and re.search(r"(?i)(?<![\w'])nan(?![\w'])", line)]
+    assert not problems, "\n".join(problems)
