@@ -157,6 +157,8 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
         found_for = "for the prompt" if better else "not for the prompt"
     else:
         found_for = f"for {better} of the {count(len(prompts), 'prompt')}"
+    if better == len(prompts):
+        found_for += ": here it is the better *search* for the model's most probable text"
     same = sameness(greedy, "greedy continuations") + "; " if len(greedy) > 1 else ""
     return {"part2.beam_found": found_for,
             "part2.beam_width": str(width),
