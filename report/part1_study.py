@@ -45,10 +45,14 @@ def study_rows(ctx: Context) -> list[dict]:
     for piece, kind in STUDY_PIECES:
         c = ctx.cache(piece)
         if finished(ctx, piece) and (c / "results.csv").exists():
+            config = read_json(c / "config.json") if (c / "config.json").exists() else {}
+            recipes = config.get("recipes", {})
             for row in read_csv(c / "results.csv"):
                 if recipe_kind(row) == kind:
                     cell = c / "cells" / f"{_cell_stem(row)}.json"
                     size = read_json(cell).get("test_size") if cell.exists() else None
+                    size = size or recipes.get(f"{row['model_type']}_T{row['input_length']}",
+                                               {}).get("test_size")
                     rows.append({**row, "kind": kind, "test_size": size})
     return rows
 
@@ -152,7 +156,7 @@ def _figure(ctx: Context, stats: dict) -> float:
         ax.plot([t for t, _ in above], [m for _, m in above], marker, color=colour, ls="none")
         ax.plot(at_floor, [floor] * len(at_floor), marker, color=colour, mfc="none", ls="none")
     ax.axhline(0.9, color="gray", ls=":", lw=1, label="chance (error 0.9)")
-    ax.axhline(floor, color="black", lw=0.6, alpha=0.5)
+    ax.axhline(floor, color="black", lw=0.6, alpha=0.5, label=f"0 errors, drawn at 0.5/N (N = {n:,})")
     ax.set(xlabel="palindrome length T (digits read)", ylabel="test error rate (1 - accuracy)",
            yscale="log", title="Test error versus length: mean over seeds, band min-max")
     ax.grid(alpha=0.3, which="both")
@@ -241,11 +245,11 @@ def capped_sentence(stats: dict) -> str:
         cells = [f"{t} ({len(s['capped'])} of {s['seeds']})"
                  for t, s in stats.get(key, {}).items() if s["capped"]]
         if cells:
-            parts.append(f"{series_name(key)} at $T$ = " + ", ".join(cells))
+            parts.append(f"{key[0]} {key[1]} at $T$ = " + ", ".join(cells))
     if not parts:
         return "Every run met the early-stopping criterion before its step cap."
-    return ("Seeds that ran to their step cap or time limit instead of meeting the early-stopping "
-            "criterion (status column, seeds of all): " + "; ".join(parts) + ".")
+    return ("Seeds that ended at their step cap or time limit (status column): "
+            + "; ".join(parts) + ".")
 
 
 def recipe_summary(stats: dict) -> str:
@@ -285,9 +289,10 @@ def compare_sentence(stats: dict) -> str:
         common = sorted(set(pair[0]) & set(pair[1])) if all(pair) else []
         if common:
             t = common[-1]
-            parts.append(f"with the {kind} recipe at $T$ = {t} the LSTM took "
-                         f"{pair[0][t]['steps']:,.0f} steps on average, the RNN "
-                         f"{pair[1][t]['steps']:,.0f}")
+            lstm, rnn = (f"{'at least ' if p[t]['capped'] else ''}{p[t]['steps']:,.0f}"
+                         for p in pair)
+            parts.append(f"with the {kind} recipe at $T$ = {t} the LSTM took {lstm} steps on "
+                         f"average, the RNN {rnn}")
     return ("At the longest length both models were studied at, " + "; ".join(parts) + "."
             if parts else "")
 
