@@ -151,21 +151,21 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
     share = {k: mean(distinct_ngrams(t) for f in found for t in
                      ([f[k]["continuation"]] if k != "sampled" else f[k]))
              for k in ("greedy", "beam", "sampled")}
-    most = max(share, key=share.get)
+    names = {"sampled": "sampled text", "beam": "beam search", "greedy": "greedy decoding"}
+    top = [names[k] for k in share if f"{share[k]:.2f}" == f"{max(share.values()):.2f}"]
     greedy = [f["greedy"]["continuation"] for f in found]
     if len(prompts) == 1:
         found_for = "for the prompt" if better else "not for the prompt"
     else:
         found_for = f"for {better} of the {count(len(prompts), 'prompt')}"
     if better == len(prompts):
-        found_for += ": here it is the better *search* for the model's most probable text"
+        found_for += ": here it is at least as good a *search* for the model's most probable text"
     same = sameness(greedy, "greedy continuations") + "; " if len(greedy) > 1 else ""
     return {"part2.beam_found": found_for,
             "part2.beam_width": str(width),
             "part2.ngram_means": f"greedy {share['greedy']:.2f}, beam {share['beam']:.2f}, "
                                  f"sampled {share['sampled']:.2f}",
-            "part2.ngram_most": {"sampled": "sampled text", "beam": "beam search",
-                                 "greedy": "greedy decoding"}[most],
+            "part2.ngram_most": f"{listing(top)} {'repeats itself' if len(top) == 1 else 'repeat themselves'}",
             "part2.greedy_cycles": same + cycles_sentence(greedy, "greedy continuation")}
 
 
