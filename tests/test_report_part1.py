@@ -1,0 +1,60 @@
+"""The part-1 collectors' number formatting and generated claims, on small hand-made inputs."""
+from report.part1 import shape, where_it_changes
+from report.part1_ablation import CORNERS, square_sentence
+from report.part1_study import capped_sentence, overlap_sentence, pct_floor, series_sentence
+
+
+def test_pct_floor_never_rounds_up():
+    assert pct_floor(0.99995) == "99.99%"
+    assert pct_floor(0.9999) == "99.99%"
+    assert pct_floor(1.0) == "100.00%"
+    assert pct_floor(0.9987, 1) == "99.8%"
+
+
+def _cell(mean, low, steps=100, capped=(), seeds=3, seen=12_800):
+    return {"mean": mean, "min": low, "max": 1.0, "seeds": seeds, "steps": steps,
+            "capped": list(capped), "cap": 3000, "lr": 1e-3, "test_size": 10_000, "seen": seen}
+
+
+def test_series_sentence_names_the_first_failing_length():
+    stats = {("RNN", "baseline"): {5: _cell(1.0, 1.0), 10: _cell(0.995, 0.991),
+                                   20: _cell(0.4, 0.2), 30: _cell(0.1, 0.09)}}
+    text = series_sentence(stats, ("RNN", "baseline"))
+    assert "up to $T$ = 10" in text
+    assert "first below it at $T$ = 20 (mean 40.00%, min 20.00%)" in text
+    assert "at $T$ = 30 mean 10.00%, min 9.00%" in text
+
+
+def test_overlap_counts_the_distinct_palindromes():
+    stats = {("RNN", "tuned"): {5: _cell(1.0, 1.0, seen=12_800), 10: _cell(1.0, 1.0, seen=12_800)}}
+    text = overlap_sentence(stats)
+    assert "only 1,000 distinct palindromes (the first 3 digits decide one)" in text
+    assert "12,800 training examples" in text
+    assert "1,000,000 palindromes" in text
+
+
+def test_capped_sentence_from_the_status_column():
+    stats = {("RNN", "tuned"): {60: _cell(0.9, 0.8, capped=[{"seed": 2}])}}
+    assert "RNN tuned at $T$ = 60 (1 of 3)" in capped_sentence(stats)
+    assert capped_sentence({("RNN", "tuned"): {5: _cell(1.0, 1.0)}}).startswith("Every run")
+
+
+def _runs(steps, status="early_stop", lr=1e-3, cap=3000):
+    return [{"seed": s, "steps": steps, "status": status, "acc": 1.0, "cap": cap, "lr": lr}
+            for s in range(3)]
+
+
+def test_square_ranks_only_complete_equal_cap_corners():
+    labels = [label for label, _, _ in CORNERS]
+    square = dict(zip(labels, [_runs(1000), _runs(900), _runs(300, lr=1e-2), _runs(250, lr=1e-2)]))
+    assert "the learning rate changes the step count more" in square_sentence(square, 1e-2)
+    square[labels[1]] = _runs(3000, status="max_steps")
+    assert "not ranked" in square_sentence(square, 1e-2)
+    square[labels[1]] = _runs(100, cap=10)
+    assert "different step caps" in square_sentence(square, 1e-2)
+
+
+def test_curve_descriptions():
+    rising = [100.0, 10.0, 1.0] + [0.9] * 7  # the change is over the first steps, flat after
+    assert "over the first 2 steps it rises" in where_it_changes(rising)
+    assert shape([4.0, 1.0, 0.5, 1.0, 3.0]).startswith("is U-shaped: its minimum, 0.5, is at $t$ = 3")
