@@ -180,7 +180,7 @@ def collect_param_count(ctx: Context) -> None:
 
     rows, values = [], {}
     n, K = 128, 10
-    for d in (10,):  # the one-hot input of every part-1 run
+    for d in (10, 1):
         for name, model, cell_formula, cell_text in (
                 ("LSTM", LSTM(seq_length=10, input_dim=d, num_hidden=n, num_classes=K),
                  4 * (n * d + n * n + n), "4(nd + n² + n)"),
