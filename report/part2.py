@@ -9,11 +9,15 @@ from pathlib import Path
 
 from common.io import markdown_table, read_csv, read_json
 from report.part2_samples import PROMPTS, SampleOutputs, collect_part2_samples, collect_temperature
-from report.part2_text import count, distinct_ngrams, find_cycle
+from report.part2_text import count, distinct_ngrams, find_cycle, listing
 from report.store import Context, code_cell, need, pct, put_figure, put_file, put_table, put_values
 
 __all__ = ["PROMPTS", "SampleOutputs", "collect_part2_samples", "collect_temperature",
            "collect_part2_train", "collect_part2_best"]
+# The assignment's defaults for question 2.1, to say which of the run's flags keep them.
+ASSIGNMENT = {"seq_length": 30, "lstm_num_layers": 2, "lstm_num_hidden": 128, "batch_size": 64,
+              "learning_rate": 2e-3, "learning_rate_decay": 0.96, "learning_rate_step": 5000,
+              "max_norm": 5.0}
 # Flags of the run that say nothing about the model or its training (paths, logging, resuming).
 BOOKKEEPING = {"txt_file", "summary_path", "checkpoint_dir", "resume", "overwrite", "device",
                "no_progress", "quiet", "print_every", "checkpoint_every", "book"}
@@ -84,6 +88,17 @@ def _flag_value(value) -> str:
     return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def defaults_sentence(args: dict) -> str:
+    """Whether the run keeps the assignment's defaults, naming each flag that does not."""
+    changed = [f"`--{k}` {_flag_value(args[k])} (the assignment's {_flag_value(v)})"
+               for k, v in ASSIGNMENT.items() if args[k] != v]
+    flags = ", ".join(f"`--{k}`" for k in ASSIGNMENT)
+    if not changed:
+        return f"{flags} are the assignment's defaults, kept so that this run answers question 2.1 as asked"
+    return (f"{flags} are the assignment's defaults except {listing(changed)}, to fit this mode's "
+            "smaller budget")
+
+
 def _stage_tables(ctx: Context, run: Run, rows: list[dict]) -> dict:
     """All training stages in tables/part2_stages.md; the first, middle and last stage inline."""
     label = "validation loss (windows): at this step, else the last one before it (its step)"
@@ -131,6 +146,7 @@ def collect_part2_train(ctx: Context) -> None:
         "part2.vocab": str(run.config["vocab_size"]),
         "part2.train_chars": f"{run.config['train_chars']:,}",
         "part2.val_chars": f"{run.config['val_chars']:,}",
+        "part2.defaults": defaults_sentence(args),
         "part2.regularisation": (
             "neither is used in this run" if args["dropout_keep_prob"] == 1 and not args["weight_drop"]
             else "this run uses them as the table says"),
