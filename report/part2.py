@@ -193,7 +193,7 @@ def collect_part2_best(ctx: Context) -> None:
              lambda run: _loss(run.result["best_val_stream_loss"]))):
         rows.append([label, get(main), get(best)])
     put_table(ctx, "part2_best.md", markdown_table(
-        ["", "assignment's settings (2.1)", "best configuration (extra)"], rows))
+        ["", "main run (2.1)", "best configuration (extra)"], rows))
     same_t = main.args["seq_length"] == best.args["seq_length"]
     values = best.numbers("part2_best")
     values.update({
