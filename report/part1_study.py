@@ -108,7 +108,7 @@ def _full_table(stats: dict) -> str:
                                for r in s["capped"]) or "none"
             rows.append([series_name(k), t, s["seeds"], f"{s['lr']:g}", pct_floor(s["mean"]),
                          pct_floor(s["min"]), pct_floor(s["max"]), f"{s['steps']:,.0f}",
-                         f"{s['cap']:,}", capped, f"{s['test_size']:,}"])
+                         f"{s['cap']:,}", capped, f"{s['test_size']:,}" if s["test_size"] else "-"])
     return markdown_table(
         ["series", "T", "seeds", "learning rate", "mean test accuracy", "min", "max", "mean steps",
          "step cap", "seeds not stopped early", "test palindromes"], rows)
@@ -137,7 +137,7 @@ def _figure(ctx: Context, stats: dict) -> float:
     """Figure 1.3: test error rate on a log axis, mean over seeds with a min-max band; a zero error
     rate is drawn at 0.5/N (open marker). Returns N, the largest test-set size."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = plt.subplots(figsize=(9, 4.4))
     sizes = [s["test_size"] for k in stats for s in stats[k].values() if s["test_size"]]
     n = max(sizes) if sizes else 1
     floor = 0.5 / n
@@ -160,7 +160,7 @@ def _figure(ctx: Context, stats: dict) -> float:
     ax.set(xlabel="palindrome length T (digits read)", ylabel="test error rate (1 - accuracy)",
            yscale="log", title="Test error versus length: mean over seeds, band min-max")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     savefig(fig, ctx.figures / "length_study.png")
     return n
 
@@ -230,7 +230,8 @@ def overlap_sentence(stats: dict) -> str:
                 f"At $T$ = {t} there are only {distinct:,} distinct palindromes (the first {digits} "
                 f"digits decide one), and even the shortest run at that length drew {min(seen):,} "
                 f"training examples (steps × batch), so it has seen an expected {pct_floor(cover)} "
-                f"of them: at $T$ = {t} the test set is not unseen data")
+                f"of them: " + (f"at $T$ = {t} the test set is not unseen data" if cover >= 0.5
+                                else "most test palindromes are still unseen there"))
         else:
             cover = 1 - (1 - 1 / distinct) ** max(seen)
             parts.append(f"at $T$ = {t} the longest run has seen an expected {_pct_ceil(cover)} "
