@@ -159,7 +159,8 @@ def collect_grads(ctx: Context) -> None:
         rows.append([name, f"{curve['last']:.2e}", f"{curve['first']:.2e}", f"{ratio:.1e}"])
         values[f"grads.ratio_{_curve_slug(name)}"] = f"{ratio:.1e}"
     put_table(ctx, "grads_summary.md", markdown_table(
-        ["model", "‖∂L/∂h(T)‖", "‖∂L/∂h(1)‖", "ratio ‖∂L/∂h(1)‖ / ‖∂L/∂h(T)‖"], rows))
+        ["model", "‖∂L/∂h(T)‖", "‖∂L/∂h(1)‖", "ratio ‖∂L/∂h(1)‖ / ‖∂L/∂h(T)‖"],
+        rows))
     model_rows = []
     for model in ("RNN", "LSTM"):
         result = read_json(need(c / model / "result.json"))

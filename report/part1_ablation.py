@@ -65,7 +65,8 @@ def _table(square: dict) -> str:
         if not runs:
             rows.append([chrono, "-", "-", "not measured in this run", "-", "-"])
             continue
-        steps = ", ".join(f"{r['steps']:,}{'†' if r['status'] != 'early_stop' else ''}" for r in runs)
+        steps = ", ".join(f"{r['steps']:,}{'†' if r['status'] != 'early_stop' else ''}"
+                          for r in runs)
         accs = ", ".join(pct_floor(r["acc"]) for r in runs)
         rows.append([chrono, f"{runs[0]['lr']:g}", f"{runs[0]['cap']:,}", steps, accs,
                      f"{_mean_steps(runs):,.0f}"])
@@ -97,10 +98,10 @@ def square_sentence(square: dict, lr: float) -> str:
     bigger = ("the learning rate changes the step count more than chrono initialisation does"
               if rate > chrono else "chrono initialisation changes the step count more than the "
               "learning rate does" if chrono > rate else "both factors change it equally")
-    return (f"Chrono initialisation takes the mean steps from {a:,.0f} to {b:,.0f} at learning rate "
-            f"{low:g} and from {c:,.0f} to {d:,.0f} at {lr:g}; the larger rate takes them from "
-            f"{a:,.0f} to {c:,.0f} without chrono and from {b:,.0f} to {d:,.0f} with it. Summed over "
-            f"the square's edges on a log scale, {bigger}.")
+    return (f"Chrono initialisation takes the mean steps from {a:,.0f} to {b:,.0f} at learning "
+            f"rate {low:g} and from {c:,.0f} to {d:,.0f} at {lr:g}; the larger rate takes them "
+            f"from {a:,.0f} to {c:,.0f} without chrono and from {b:,.0f} to {d:,.0f} with it. "
+            f"Summed over the square's edges on a log scale, {bigger}.")
 
 
 def build_ablation(ctx: Context) -> None:

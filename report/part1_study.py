@@ -66,7 +66,8 @@ def group(rows: list[dict]) -> dict:
     """(model, kind) -> {T: stats of its seeds}."""
     cells: dict = {}
     for r in rows:
-        cells.setdefault((r["model_type"], r["kind"]), {}).setdefault(int(r["input_length"]), []).append(r)
+        by_len = cells.setdefault((r["model_type"], r["kind"]), {})
+        by_len.setdefault(int(r["input_length"]), []).append(r)
     out = {}
     for key, by_len in cells.items():
         out[key] = {}
@@ -156,7 +157,8 @@ def _figure(ctx: Context, stats: dict) -> float:
         ax.plot([t for t, _ in above], [m for _, m in above], marker, color=colour, ls="none")
         ax.plot(at_floor, [floor] * len(at_floor), marker, color=colour, mfc="none", ls="none")
     ax.axhline(0.9, color="gray", ls=":", lw=1, label="chance (error 0.9)")
-    ax.axhline(floor, color="black", lw=0.6, alpha=0.5, label=f"0 errors, drawn at 0.5/N (N = {n:,})")
+    ax.axhline(floor, color="black", lw=0.6, alpha=0.5,
+               label=f"0 errors, drawn at 0.5/N (N = {n:,})")
     ax.set(xlabel="palindrome length T (digits read)", ylabel="test error rate (1 - accuracy)",
            yscale="log", title="Test error versus length: mean over seeds, band min-max")
     ax.grid(alpha=0.3, which="both")
@@ -227,10 +229,10 @@ def overlap_sentence(stats: dict) -> str:
         if i == 0:
             cover = 1 - (1 - 1 / distinct) ** min(seen)
             parts.append(
-                f"At $T$ = {t} there are only {distinct:,} distinct palindromes (the first {digits} "
-                f"digits decide one), and even the shortest run at that length drew {min(seen):,} "
-                f"training examples (steps × batch), so it has seen an expected {pct_floor(cover)} "
-                f"of them: " + (f"at $T$ = {t} the test set is not unseen data" if cover >= 0.5
+                f"At $T$ = {t} there are only {distinct:,} distinct palindromes (the first "
+                f"{digits} digits decide one), and even the shortest run at that length drew "
+                f"{min(seen):,} training examples (steps × batch), so it has seen an expected "
+                f"{pct_floor(cover)} of them: " + (f"at $T$ = {t} the test set is not unseen data" if cover >= 0.5
                                 else "most test palindromes are still unseen there"))
         else:
             cover = 1 - (1 - 1 / distinct) ** max(seen)
@@ -254,7 +256,7 @@ def capped_sentence(stats: dict) -> str:
 
 
 def recipe_summary(stats: dict) -> str:
-    """The tuned learning rates by length, e.g. 'LSTM 0.003 at $T$ = 5–10, 0.01 at $T$ = 15–100'."""
+    """The tuned learning rates by length ('LSTM 0.003 at $T$ = 5–10, 0.01 at $T$ = 15–100')."""
     parts = []
     for model in ("RNN", "LSTM"):
         series = stats.get((model, "tuned"), {})

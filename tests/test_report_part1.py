@@ -57,4 +57,5 @@ def test_square_ranks_only_complete_equal_cap_corners():
 def test_curve_descriptions():
     rising = [100.0, 10.0, 1.0] + [0.9] * 7  # the change is over the first steps, flat after
     assert "over the first 2 steps it rises" in where_it_changes(rising)
-    assert shape([4.0, 1.0, 0.5, 1.0, 3.0]).startswith("is U-shaped: its minimum, 0.5, is at $t$ = 3")
+    assert shape([4.0, 1.0, 0.5, 1.0, 3.0]).startswith(
+        "is U-shaped: its minimum, 0.5, is at $t$ = 3")
