@@ -172,7 +172,7 @@ def provenance_sentence(pieces: list, values: dict, total: int) -> str:
         return f"on {min(dates)}" if len(dates) == 1 else f"between {min(dates)} and {max(dates)}"
 
     missing = total - len(pieces)
-    head = f"{missing} of {total} pieces have no result yet" if missing else ""
+    head = f"{missing} of {total} pieces {'has' if missing == 1 else 'have'} no result yet"
     if not groups:
         return head + "."
     if len(groups) == 1:

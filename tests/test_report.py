@@ -365,3 +365,28 @@ def test_the_committed_report_has_no_nan_leftover_or_missing_marker():
                 if re.search(r"\w\(s\)|\[missing", line)
                 or line.startswith("|") and re.search(r"(?i)(?<![\w'])nan(?![\w'])", line)]
     assert not problems, "\n".join(problems)
+
+
+def test_percentages_and_fixed_decimals_never_print_a_bound_they_do_not_reach():
+    from report.store import fixed, pct, plural
+
+    assert pct(0.9995) == "99.95%" and pct(0.98765) == "98.8%" and pct(1.0) == "100.0%"
+    assert pct(0.0004) == "0.04%" and pct(0.0) == "0.0%"
+    assert not pct(1 - 1e-12).startswith("100") and float(fixed(0.99997, 3)) < 1
+    assert plural(1, "seed") == "1 seed" and plural(3, "seed") == "3 seeds"
+
+
+def test_the_header_states_each_pieces_mode_commit_and_date():
+    from report.runner import provenance_sentence
+
+    values = {}
+    for name, mode, commit, date in [("a", "full", "x1", "2026-12-01 05:00:00 UTC"),
+                                     ("b", "full", "x1", "2026-11-30 05:00:00 UTC"),
+                                     ("c", "quick", "y2", "2026-11-22 01:00:00 UTC")]:
+        values.update({f"provenance.{name}.mode": mode, f"provenance.{name}.commit": commit,
+                       f"provenance.{name}.date": date})
+    assert provenance_sentence(["a", "b"], values, 2) == (
+        "All 2 pieces ran in mode full at commit `x1` between 2026-11-30 and 2026-12-01.")
+    mixed = provenance_sentence(["a", "b", "c"], values, 4)
+    assert mixed.startswith("1 of 4 pieces has no result yet; the others ran in mode full")
+    assert "in mode quick at commit `y2` on 2026-11-22: `c`" in mixed
