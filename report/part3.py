@@ -65,7 +65,7 @@ def _figure2_values(result: dict) -> dict:
     paths = _shortest_paths(result["edges"], source, target)
     return {
         "figure2.source": source, "figure2.target": target, "figure2.k": str(k),
-        "figure2.k_before": str(k - 1),
+        "figure2.k_before": plural(k - 1, "layer"),
         "figure2.graph": f"{plural(len(nodes), 'node')} ({', '.join(nodes)}) and "
                          f"{plural(len(result['edges']), 'undirected edge')} "
                          f"({', '.join(f'{u}–{v}' for u, v in result['edges'])})",
