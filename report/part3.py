@@ -24,7 +24,7 @@ def collect_figure2(ctx: Context) -> None:
     put_table(ctx, "figure2_a_hat.md", _matrix(nodes, result["a_hat"], lambda v: f"{v:.3f}"))
     spread = result["spread"]  # one {node: value} per layer 0, 1, ...
     put_table(ctx, "figure2_spread.md", markdown_table(
-        ["layer", *nodes], [[layer, *(f"{row[n]:.4f}" for n in nodes)]
+        ["layer", *nodes], [[layer, *(fixed(row[n], 4) for n in nodes)]
                             for layer, row in enumerate(spread)]))
     put_table(ctx, "figure2_degrees.md", markdown_table(
         ["node", *nodes], [["D̃ᵢᵢ = degree + 1", *map(as_int, result["d_tilde"])]]))
