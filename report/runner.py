@@ -200,8 +200,8 @@ def write_run_info(ctx: Context, pieces: list[Piece], records: dict, environment
         total += rec["seconds"]
         commit = rec.get("commit", "unknown")
         status = records.get(piece.name, {}).get("status", "earlier run")
-        rows.append([piece.name, rec["mode"], status, f"{rec['seconds']:.0f}", rec["finished"],
-                     commit])
+        rows.append([piece.name, rec["mode"], status, f"{rec['seconds']:.0f}",
+                     rec["finished"].removesuffix(" UTC")[:16], commit])
         values.update({f"provenance.{piece.name}.mode": rec["mode"],
                        f"provenance.{piece.name}.commit": commit,
                        f"provenance.{piece.name}.date": rec["finished"]})
@@ -209,7 +209,7 @@ def write_run_info(ctx: Context, pieces: list[Piece], records: dict, environment
     values["run.provenance"] = provenance_sentence(done, values, len(pieces))
     values["run.mode_note"] = MODE_NOTES[ctx.mode]
     put_table(ctx, "timings.md", markdown_table(
-        ["piece", "mode", "this invocation", "seconds (when it ran)", "finished", "commit"], rows))
+        ["piece", "mode", "this invocation", "seconds", "finished (UTC)", "commit"], rows))
     flag = {"smoke": " --smoke", "quick": " --quick", "full": ""}[ctx.mode]
     values.update({"run.mode": ctx.mode, "run.command": f"python reproduce.py{flag}",
                    "run.total_minutes": f"{total / 60:.1f}", "run.date": time.strftime("%Y-%m-%d"),
