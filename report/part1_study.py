@@ -134,37 +134,39 @@ def _recipe_table(rows: list[dict]) -> str:
          "gate biases", "clip norm", "step cap", "time limit (s)"], table)
 
 
-def _figure(ctx: Context, stats: dict) -> float:
-    """Figure 1.3: test error rate on a log axis, mean over seeds with a min-max band; a zero error
-    rate is drawn at 0.5/N (open marker). Returns N, the largest test-set size."""
+def _figure(ctx: Context, stats: dict) -> tuple[int, int, float]:
+    """Figure 1.3: test error rate on a log axis, mean over seeds with a min-max band. A zero error
+    rate is drawn at a floor below the smallest non-zero mean (half of one error among all seeds'
+    test answers), with an open marker. Returns the test-set size, the seeds and the floor."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.4))
-    sizes = [s["test_size"] for k in stats for s in stats[k].values() if s["test_size"]]
-    n = max(sizes) if sizes else 1
-    floor = 0.5 / n
+    cells = [s for k in stats for s in stats[k].values()]
+    n = max((s["test_size"] or 0) for s in cells) or 1
+    seeds = max(s["seeds"] for s in cells)
+    floor = 0.5 / (n * seeds)
     for key, colour, marker in SERIES:
         if key not in stats:
             continue
         ts = list(stats[key])
-        mean = [max(1 - stats[key][t]["mean"], floor) for t in ts]
+        error = [1 - stats[key][t]["mean"] for t in ts]
+        mean = [max(e, floor) for e in error]
         lo = [max(1 - stats[key][t]["max"], floor) for t in ts]
         hi = [max(1 - stats[key][t]["min"], floor) for t in ts]
         style = ":" if key[1] == "curriculum" else "-." if key[1] == "baseline" else "-"
         ax.plot(ts, mean, style, color=colour, label=series_name(key))
         ax.fill_between(ts, lo, hi, color=colour, alpha=0.15, lw=0)
-        above = [(t, m) for t, m in zip(ts, mean) if m > floor]
-        at_floor = [t for t, m in zip(ts, mean) if m <= floor]
-        ax.plot([t for t, _ in above], [m for _, m in above], marker, color=colour, ls="none")
-        ax.plot(at_floor, [floor] * len(at_floor), marker, color=colour, mfc="none", ls="none")
+        some = [(t, m) for t, m, e in zip(ts, mean, error) if e > 0]
+        none = [t for t, e in zip(ts, error) if e <= 0]
+        ax.plot([t for t, _ in some], [m for _, m in some], marker, color=colour, ls="none")
+        ax.plot(none, [floor] * len(none), marker, color=colour, mfc="white", ls="none")
     ax.axhline(0.9, color="gray", ls=":", lw=1, label="chance (error 0.9)")
-    ax.axhline(floor, color="black", lw=0.6, alpha=0.5,
-               label=f"0 errors, drawn at 0.5/N (N = {n:,})")
+    ax.axhline(floor, color="black", lw=0.6, alpha=0.5, label=f"0 errors, drawn at {floor:.2g}")
     ax.set(xlabel="palindrome length T (digits read)", ylabel="test error rate (1 - accuracy)",
            yscale="log", title="Test error versus length: mean over seeds, band min-max")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     savefig(fig, ctx.figures / "length_study.png")
-    return n
+    return n, seeds, floor
 
 
 def _early_stop_values(ctx: Context) -> dict:
@@ -207,10 +209,15 @@ def series_sentence(stats: dict, key) -> str:
     best, fail = solved_up_to(series)
     text = (f"every seed at or above {pct_floor(THRESHOLD, 0)} up to $T$ = {best}" if best else
             f"no length with every seed at or above {pct_floor(THRESHOLD, 0)}")
+    below = [t for t, s in series.items() if s["min"] < THRESHOLD]
     if fail is not None:
         s = series[fail]
         text += (f"; first below it at $T$ = {fail} (mean {pct_floor(s['mean'])}, "
                  f"min {pct_floor(s['min'])})")
+        later = [t for t in series if t > fail]
+        if later:
+            text += ("; below it also at $T$ = " + ", ".join(map(str, below[1:])) if below[1:]
+                     else "; at or above it again at every longer length")
     last = max(series)
     if last not in (best, fail):
         s = series[last]
@@ -306,14 +313,15 @@ def build_study(ctx: Context) -> None:
     if not rows:
         return
     stats = group(rows)
-    n = _figure(ctx, stats)
+    n, most_seeds, floor = _figure(ctx, stats)
     put_table(ctx, "length_study.md", _inline_table(stats))
     put_table(ctx, "length_study_full.md", _full_table(stats))
     put_table(ctx, "length_study_recipes.md", _recipe_table(rows))
     fields = [k for k in rows[0] if k != "kind"]
     write_csv(ctx.tables / "length_study.csv", rows, fields)
     seeds = sorted({r["seed"] for r in rows})
-    values = {"length_study.test_size": f"{n:,}", "length_study.floor": f"{0.5 / n:.2g}",
+    values = {"length_study.test_size": f"{n:,}", "length_study.floor": f"{floor:.2g}",
+              "length_study.floor_seeds": str(most_seeds),
               "length_study.seeds": plural(len(seeds), "seed"),
               "length_study.overlap": overlap_sentence(stats),
               "length_study.capped": capped_sentence(stats),
