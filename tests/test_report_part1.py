@@ -44,10 +44,12 @@ def _runs(steps, status="early_stop", lr=1e-3, cap=3000):
             for s in range(3)]
 
 
-def test_square_ranks_only_complete_equal_cap_corners():
+def test_square_compares_only_complete_equal_cap_corners():
     labels = [label for label, _, _ in CORNERS]
     square = dict(zip(labels, [_runs(1000), _runs(900), _runs(300, lr=1e-2), _runs(250, lr=1e-2)]))
-    assert "the learning rate changes the step count more" in square_sentence(square, 1e-2)
+    assert "each change cuts the steps on its own" in square_sentence(square, 1e-2)
+    together = dict(zip(labels, [_runs(683), _runs(1417), _runs(733, lr=1e-2), _runs(317, lr=1e-2)]))
+    assert "the two help together, not apart" in square_sentence(together, 1e-2)
     square[labels[1]] = _runs(3000, status="max_steps")
     assert "not ranked" in square_sentence(square, 1e-2)
     square[labels[1]] = _runs(100, cap=10)
