@@ -122,8 +122,10 @@ def without_chrono(square: dict, lr: float) -> str:
     stopped = sum(r["status"] == "early_stop" for r in runs)
     outcome = ("every seed met the early-stopping criterion" if stopped == len(runs) else
                f"{stopped} of {plural(len(runs), 'seed')} met the early-stopping criterion")
+    since = (", so at this length chrono is not what makes the larger rate usable"
+             if stopped == len(runs) else "")
     return (f"Without chrono initialisation, at the larger learning rate {lr:g}, {outcome} "
-            f"(lowest test accuracy {pct_floor(min(r['acc'] for r in runs))}).")
+            f"(lowest test accuracy {pct_floor(min(r['acc'] for r in runs))}){since}.")
 
 
 def build_ablation(ctx: Context) -> None:
