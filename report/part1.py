@@ -63,7 +63,7 @@ def collect_optimizers(ctx: Context) -> None:
                      f"{first:,}" if first is not None else "never",
                      f"{norms[len(norms) // 2]:.3g}" if norms else "-"])
         values[f"optimizers.{opt}_accuracy"] = pct_floor(result["test_accuracy"])
-        values[f"optimizers.{opt}_loss"] = f"{result['test_loss']:.3f}"
+        values[f"optimizers.{opt}_loss"] = f"{result['test_loss']:.4f}"
         if norms:  # the length of a plain SGD step at the median gradient norm
             values[f"optimizers.{opt}_step"] = f"{lr * norms[len(norms) // 2]:.2g}"
     ax1.axhline(0.1, color="gray", ls=":", label="chance")
