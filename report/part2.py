@@ -61,11 +61,31 @@ class Run:
             return f"the step budget (`--train_steps`) ended it{guard}"
         return f"it stopped ({r['stopped']}) before its step budget of {a['train_steps']}"
 
+    def train_loss_at(self, step: int) -> float:
+        """The logged training loss (mean over the last ``--print_every`` batches) nearest ``step``."""
+        return min(self.train, key=lambda r: abs(r["step"] - step))["loss"]
+
+    def after_best(self) -> str:
+        """What the windows loss did after its minimum, next to the training loss (generated)."""
+        r = self.result
+        if r["best_val_loss"] is None or not self.train:
+            return "no validation ran"
+        best, last = r["best_val_step"], r["last_val_step"]
+        if last <= best or r["last_val_loss"] <= r["best_val_loss"]:
+            return "the windows loss was lowest at the last validation, so no rise was measured"
+        a, b = self.train_loss_at(best), self.train_loss_at(last)
+        trend = (f"while the training loss fell from {a:.3f} to {b:.3f}: the model fits the training "
+                 "text better and the held-out text worse, i.e. it overfits" if b < a else
+                 f"while the training loss went from {a:.3f} to {b:.3f}")
+        return (f"after step {best} the windows loss rose to {_loss(r['last_val_loss'])} by step "
+                f"{last} {trend}; `best.pt` keeps the weights of step {best}")
+
     def numbers(self, prefix: str) -> dict:
-        r, last = self.result, self.train[-1] if self.train else None
+        r = self.result
         return {f"{prefix}.steps": str(r["steps"]),
                 f"{prefix}.minutes": f"{r['seconds'] / 60:.1f}",
                 f"{prefix}.stop": self.stop_sentence(),
+                f"{prefix}.after_best": self.after_best(),
                 f"{prefix}.parameters": f"{self.config['parameters']:,}",
                 f"{prefix}.best_val_loss": _loss(r["best_val_loss"]),
                 f"{prefix}.best_val_step": str(r["best_val_step"]),
@@ -74,9 +94,7 @@ class Run:
                 f"{prefix}.final_val_loss": _loss(r["last_val_loss"]),
                 f"{prefix}.final_val_accuracy": "none" if r["last_val_accuracy"] is None
                 else pct(r["last_val_accuracy"]),
-                f"{prefix}.final_val_stream_loss": _loss(r["last_val_stream_loss"]),
-                f"{prefix}.last_train_step": str(last["step"]) if last else "none",
-                f"{prefix}.last_train_loss": f"{last['loss']:.3f}" if last else "none"}
+                f"{prefix}.final_val_stream_loss": _loss(r["last_val_stream_loss"])}
 
 
 def _loss(x) -> str:
