@@ -8,7 +8,8 @@ from pathlib import Path
 from statistics import mean
 
 from common.io import markdown_table, read_json
-from report.part2_text import book_words, count, distinct_ngrams, find_cycle, listing, word_share
+from report.part2_text import (MIN_CYCLE_SPAN, book_words, count, distinct_ngrams, find_cycle, listing,
+                               longest_common, longest_repeat, word_share)
 from report.store import ROOT, Context, code_cell, need, put_table, put_values
 
 # Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
@@ -58,12 +59,29 @@ def cycles_sentence(texts: list[str], noun: str, plural: str | None = None) -> s
             f"cycle: {listing([str(c.start + 1) for c in cycles])})")
 
 
+def _stretch(text: str) -> str:
+    shown = text if len(text) <= 60 else text[:60] + "…"
+    return code_cell(shown)
+
+
 def sameness(texts: list[str], noun: str) -> str:
-    """``the 4 greedy continuations are all different`` and the like (``noun`` in the plural)."""
+    """``the 4 greedy continuations are all different`` and the like (``noun`` in the plural), and
+    the longest stretch they all contain."""
     k = len(set(texts))
     what = "all different" if k == len(texts) else "one and the same text" if k == 1 \
         else f"only {count(k, 'distinct text')}"
-    return f"the {len(texts)} {noun} are {what}"
+    shared = longest_common(texts)
+    both = f"all {len(texts)}" if len(texts) > 2 else "both"
+    tail = (f", and {both} contain the same stretch of {len(shared)} characters, "
+            f"{_stretch(shared)}" if len(shared) >= MIN_CYCLE_SPAN and k > 1 else
+            f", and no stretch of {MIN_CYCLE_SPAN} characters occurs in {both}" if k > 1 else "")
+    return f"the {len(texts)} {noun} are {what}{tail}"
+
+
+def repeats_sentence(texts: list[str]) -> str:
+    """The longest stretch that occurs twice within each text."""
+    return ("the longest stretch that occurs twice within a sample is "
+            f"{listing([str(len(longest_repeat(t))) for t in texts])} characters long")
 
 
 def _fmt(x: float) -> str:
@@ -96,7 +114,8 @@ def _greedy_long(ctx: Context, outputs: SampleOutputs, length: int, seq_length: 
     else:
         where = f"; {late} of these {len(starts)} cycles begin after {window}" if starts else ""
     same = sameness(samples, "samples") + "; " if len(samples) > 1 else ""
-    return {"part2.long_cycles": same + cycles_sentence(samples, "sample") + where}
+    return {"part2.long_cycles": same + repeats_sentence(samples) + "; "
+            + cycles_sentence(samples, "sample") + where}
 
 
 def _temperature(ctx: Context, outputs: SampleOutputs, vocabulary: set[str]) -> dict:
@@ -152,7 +171,7 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
                      ([f[k]["continuation"]] if k != "sampled" else f[k]))
              for k in ("greedy", "beam", "sampled")}
     names = {"sampled": "sampled text", "beam": "beam search", "greedy": "greedy decoding"}
-    top = [names[k] for k in share if f"{share[k]:.2f}" == f"{max(share.values()):.2f}"]
+    order = sorted(share, key=share.get, reverse=True)
     greedy = [f["greedy"]["continuation"] for f in found]
     if len(prompts) == 1:
         found_for = "for the prompt" if better else "not for the prompt"
@@ -163,9 +182,7 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
     same = sameness(greedy, "greedy continuations") + "; " if len(greedy) > 1 else ""
     return {"part2.beam_found": found_for,
             "part2.beam_width": str(width),
-            "part2.ngram_means": f"greedy {share['greedy']:.2f}, beam {share['beam']:.2f}, "
-                                 f"sampled {share['sampled']:.2f}",
-            "part2.ngram_most": f"{listing(top)} {'repeats itself' if len(top) == 1 else 'repeat themselves'}",
+            "part2.ngram_order": listing([f"{names[k]} ({share[k]:.2f})" for k in order]),
             "part2.greedy_cycles": same + cycles_sentence(greedy, "greedy continuation")}
 
 

@@ -68,3 +68,34 @@ def word_share(prompt: str, continuation: str, vocabulary: set[str]) -> float:
     words = [m.group().lower() for m in WORD.finditer(text)
              if m.end() > cut and (m.end() < len(text) or not continuation[-1:].isalpha())]
     return sum(w in vocabulary for w in words) / len(words) if words else float("nan")
+
+
+def _longest(check, upper: int) -> int:
+    """The largest L in [0, upper] with check(L) true; check is monotone (true up to some L)."""
+    lo, hi = 0, upper
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if check(mid) else (lo, mid - 1)
+    return lo
+
+
+def longest_repeat(text: str) -> str:
+    """The longest stretch that occurs at least twice in ``text`` (the two may overlap)."""
+    def repeated(n: int) -> str | None:
+        seen = set()
+        for i in range(len(text) - n + 1):
+            if text[i:i + n] in seen:
+                return text[i:i + n]
+            seen.add(text[i:i + n])
+        return None
+    n = _longest(lambda k: k == 0 or repeated(k) is not None, max(len(text) - 1, 0))
+    return repeated(n) if n else ""
+
+
+def longest_common(texts: list[str]) -> str:
+    """The longest stretch that occurs in every one of ``texts``."""
+    def common(n: int) -> set[str]:
+        sets = [{t[i:i + n] for i in range(len(t) - n + 1)} for t in texts]
+        return set.intersection(*sets)
+    n = _longest(lambda k: k == 0 or bool(common(k)), min(map(len, texts)))
+    return min(common(n)) if n else ""

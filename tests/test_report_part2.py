@@ -31,7 +31,8 @@ def test_generated_sentences_agree_in_number():
     one = cycles_sentence(["abcdefghij", "x" + "ab" * 10], "sample")
     assert one.startswith("1 of the 2 samples ends in a cycle: a stretch of 2 characters")
     assert sameness(["a", "a"], "texts") == "the 2 texts are one and the same text"
-    assert sameness(["a", "b", "a"], "texts") == "the 3 texts are only 2 distinct texts"
+    assert sameness(["a", "b", "a"], "texts") == (
+        "the 3 texts are only 2 distinct texts, and no stretch of 16 characters occurs in all 3")
 
 
 def test_a_stage_without_its_own_validation_shows_the_last_earlier_one_labelled(tmp_path):
@@ -40,3 +41,12 @@ def test_a_stage_without_its_own_validation_shows_the_last_earlier_one_labelled(
     assert run.validation_at(250) == "none yet"
     assert run.validation_at(500) == "1.500"
     assert run.validation_at(750) == "1.500 (step 500)"
+
+
+def test_the_longest_repeated_and_shared_stretches():
+    from report.part2_text import longest_common, longest_repeat
+    assert longest_repeat("abcXabcYabc") == "abc" and longest_repeat("abcd") == ""
+    assert longest_common(["the king said hi", "a king said no", "king said"]) == "king said"
+    assert sameness(["x the wolf said to him, y", "z the wolf said to him, w"], "texts") == (
+        "the 2 texts are all different, and both contain the same stretch of 23 characters, "
+        "` the wolf said to him, `")
