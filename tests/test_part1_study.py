@@ -198,8 +198,10 @@ def test_curriculum_is_refused_on_the_slurm_path(tmp_path, monkeypatch, capsys):
 
 
 def test_curriculum_and_baseline_rows_stay_out_of_the_from_scratch_summaries():
-    from part1.study import summarise
-    from report.part1 import _longest_solved
+    from part1.study import recipe_kind, summarise
+    from report.part1_study import group
+    common = {"steps": 100, "status": "early_stop", "train_steps": 3000, "learning_rate": 1e-3,
+              "batch_size": 128}
     rows_read = [{"model_type": "RNN", "input_length": 5, "seed": 0, "test_accuracy": 1.0,
                   "curriculum": False},
                  {"model_type": "RNN", "input_length": 10, "seed": 0, "test_accuracy": 0.2,
@@ -208,10 +210,14 @@ def test_curriculum_and_baseline_rows_stay_out_of_the_from_scratch_summaries():
                   "curriculum": True},
                  {"model_type": "RNN", "input_length": 5, "seed": 0, "test_accuracy": 0.1,
                   "curriculum": False, "recipe": "baseline"}]
-    assert _longest_solved(rows_read, "RNN") == (5, {5: [1.0], 10: [0.2]})
     summary = summarise(rows_read)
     assert summary["RNN"][10] == (0.2, 0.2, 0.2, 1)
     assert summary["RNN (curriculum)"] == {10: (1.0, 1.0, 1.0, 1)}
+    # the report groups by the same kinds: the tuned series keeps only its own rows
+    stats = group([{**r, **common, "kind": recipe_kind(r), "test_size": 100} for r in rows_read])
+    assert {k: [(t, s["min"]) for t, s in v.items()] for k, v in stats.items()} == {
+        ("RNN", "tuned"): [(5, 1.0), (10, 0.2)], ("RNN", "curriculum"): [(10, 1.0)],
+        ("RNN", "baseline"): [(5, 0.1)]}
 
 
 @pytest.mark.parametrize("model_type", ["RNN", "LSTM"])
