@@ -61,6 +61,11 @@ class Run:
             return f"the step budget (`--train_steps`) ended it{guard}"
         return f"it stopped ({r['stopped']}) before its step budget of {a['train_steps']}"
 
+    def accuracy_at(self, step) -> str:
+        """The windows accuracy validated at ``step`` (a percentage), or ``none``."""
+        row = self.val.get(step)
+        return "none" if row is None else pct(row["accuracy"])
+
     def train_loss_at(self, step: int) -> float:
         """The logged training loss (mean over the last ``--print_every`` batches) nearest ``step``."""
         return min(self.train, key=lambda r: abs(r["step"] - step))["loss"]
@@ -69,21 +74,25 @@ class Run:
         """What the windows loss did after its minimum, next to the training loss (generated)."""
         r = self.result
         if r["best_val_loss"] is None or not self.train:
-            return "no validation ran"
+            return "No validation ran"
         best, last = r["best_val_step"], r["last_val_step"]
+        final = f"step {last}, accuracy {pct(r['last_val_accuracy'])}"
         if last <= best or r["last_val_loss"] <= r["best_val_loss"]:
-            return "the windows loss was lowest at the last validation, so no rise was measured"
+            return f"The windows loss was lowest at the last validation ({final}), so no rise was measured"
         a, b = self.train_loss_at(best), self.train_loss_at(last)
         trend = (f"while the training loss fell from {a:.3f} to {b:.3f}: the model fits the training "
-                 "text better and the held-out text worse, i.e. it overfits" if b < a else
+                 "text better and the held-out text worse (in loss), i.e. it overfits" if b < a else
                  f"while the training loss went from {a:.3f} to {b:.3f}")
-        return (f"after step {best} the windows loss rose to {_loss(r['last_val_loss'])} by step "
-                f"{last} {trend}; `best.pt` keeps the weights of step {best}")
+        return (f"After it the windows loss rose to {_loss(r['last_val_loss'])} at the last "
+                f"validation ({final}) {trend}")
 
     def numbers(self, prefix: str) -> dict:
         r = self.result
         return {f"{prefix}.steps": str(r["steps"]),
                 f"{prefix}.minutes": f"{r['seconds'] / 60:.1f}",
+                f"{prefix}.duration": (f"{r['seconds'] / 60:.1f} minutes" if r["seconds"] >= 60
+                                       else f"{r['seconds']:.0f} seconds"),
+                f"{prefix}.best_val_accuracy": self.accuracy_at(r["best_val_step"]),
                 f"{prefix}.stop": self.stop_sentence(),
                 f"{prefix}.after_best": self.after_best(),
                 f"{prefix}.parameters": f"{self.config['parameters']:,}",
@@ -119,20 +128,22 @@ def defaults_sentence(args: dict) -> str:
 
 def _stage_tables(ctx: Context, run: Run, rows: list[dict]) -> dict:
     """All training stages in tables/part2_stages.md; the first, middle and last stage inline."""
-    label = "validation loss (windows): at this step, else the last one before it (its step)"
+    own = all(r["step"] in run.val for r in rows)
+    label = ("validation loss (windows) at this step" if own else
+             "validation loss (windows): at this step, else the last one before it (its step)")
     lengths = sorted(g["length"] for g in rows[0]["groups"] if g["kind"] == "greedy")
     short, long = lengths[0], lengths[-1]
     full = [[r["step"], run.validation_at(r["step"]),
              "<br>".join(code_cell(s) for s in _group(r, "greedy", short)["texts"])] for r in rows]
     longer = [[r["step"], "<br>".join(code_cell(s) for s in _group(r, "greedy", long)["texts"]),
-               "<br>".join(f"τ = {g['temperature']:g}: {code_cell(g['texts'][0])}"
+               "<br>".join(f"β = {g['temperature']:g}: {code_cell(g['texts'][0])}"
                            for g in r["groups"] if g["kind"] == "temperature" and g["texts"])]
               for r in rows]
     put_table(ctx, "part2_stages.md", "\n\n".join([
         f"Greedy samples of {short} characters (random first character) at every sampling step.",
         markdown_table(["step", label, "greedy samples"], full),
         f"Greedy samples of {long} characters and sampled text of {long} characters.",
-        markdown_table(["step", f"greedy, {long} characters", "sampled at τ"], longer)]))
+        markdown_table(["step", f"greedy, {long} characters", "sampled at β"], longer)]))
     picks = sorted({0, len(rows) // 2, len(rows) - 1})
     put_table(ctx, "part2_stages_excerpt.md", markdown_table(
         ["step", label, f"first greedy sample of {short} characters"],
@@ -141,11 +152,13 @@ def _stage_tables(ctx: Context, run: Run, rows: list[dict]) -> dict:
     first, last = (_group(rows[i], "greedy", long)["texts"] for i in (0, -1))
     loops = [sum(find_cycle(t) is not None for t in texts) for texts in (first, last)]
     grams = [sum(distinct_ngrams(t, 4) for t in texts) / len(texts) for texts in (first, last)]
-    return {"part2.stage_count": count(len(rows), "sampling step"),
+    return {"part2.stage_count": count(len(rows), "stage"),
+            "part2.stage_picks": {1: "The only stage", 2: "The first and last stage"}.get(
+                len(picks), "The first, middle and last stage"),
             "part2.stage_short": str(short), "part2.stage_long": str(long),
             "part2.stage_first": str(rows[0]["step"]), "part2.stage_last": str(rows[-1]["step"]),
             "part2.stage_trend": (
-                f"at step {rows[0]['step']}, {loops[0]} of {len(first)} end in a cycle and their mean "
+                f"at step {rows[0]['step']}, {loops[0]} of {len(first)} end in a loop and their mean "
                 f"share of distinct 4-grams is {grams[0]:.2f}; at step {rows[-1]['step']}, "
                 f"{loops[1]} of {len(last)} and {grams[1]:.2f}")}
 
@@ -173,11 +186,23 @@ def collect_part2_train(ctx: Context) -> None:
             "from a zero state" if not args["carry_state"] else
             "a batch is `--batch_size` consecutive streams of the book read side by side, and the "
             "LSTM state at the end of one batch starts the next"),
+        "part2.stream_note": _stream_note(run),
         "part2.window_note": (
             "each from a zero state, so training never asked the state to carry anything further"
             if not args["carry_state"] else "with the state carried from one batch to the next")})
     values.update(_stage_tables(ctx, run, read_training_samples(need(run.summary / "samples.jsonl"))))
     put_values(ctx, values)
+
+
+def _stream_note(run: Run) -> str:
+    """Whether carrying the state past the training windows helped or hurt on held-out text."""
+    r = run.result
+    if _loss(r["best_val_stream_loss"]) == "none":
+        return "no validation ran, so reading past the training windows is not measured"
+    word = "does not hurt" if r["best_val_stream_loss"] <= r["best_val_loss"] else "costs something"
+    return (f"reading on past them {word}: at step {r['best_val_step']} the held-out stream loss, "
+            f"the state carried over long stretches, is {_loss(r['best_val_stream_loss'])} against "
+            f"{_loss(r['best_val_loss'])} for windows of {run.args['seq_length']} characters")
 
 
 def _compare(main: Run, best: Run) -> str:
@@ -192,17 +217,34 @@ def _compare(main: Run, best: Run) -> str:
             f"({b:.3f} against {a:.3f} nats per character)")
 
 
+def _budget(main: Run, best: Run) -> str:
+    """How the two runs' sizes and budgets differ, and whether the extra's loss was still falling."""
+    size = best.config["parameters"] / main.config["parameters"]
+    time = best.result["seconds"] / max(main.result["seconds"], 1e-9)
+    r = best.result
+    still = ("its lowest windows loss came at its last validation, so it had not stopped improving"
+             if r["best_val_step"] is not None and r["best_val_step"] == r["last_val_step"] else
+             f"its windows loss was lowest at step {r['best_val_step']}")
+    better = best.result["best_val_stream_loss"] < main.result["best_val_stream_loss"]
+    what = "its gain" if better else "the difference"
+    return (f"it has {size:.1f} times the parameters and ran {time:.1f} times as long, so {what} "
+            f"cannot be put on any one flag; {still}")
+
+
 def collect_part2_best(ctx: Context) -> None:
     """The best configuration found (``--preset best``) next to the main run at T = 30."""
     main, best = Run(ctx, "part2_train"), Run(ctx, "part2_best")
     put_figure(ctx, best.summary / "curves.png", "part2_best_curves.png")
     put_file(ctx, best.summary / "metrics.csv", "part2_best_metrics.csv")
-    flags = ["seq_length", "lstm_num_layers", "lstm_num_hidden", "dropout_keep_prob", "weight_drop",
-             "batch_size", "learning_rate", "carry_state"]
+    # every flag that differs between the runs (logging aside), then the measures
+    flags = [f for f in main.args if f not in BOOKKEEPING | {"preset", "sample_every", "time_limit"}
+             and main.args[f] != best.args.get(f)]
     rows = [[f"`--{f}`", _flag_value(main.args[f]), _flag_value(best.args[f])] for f in flags]
     for label, get in (
             ("parameters", lambda run: f"{run.config['parameters']:,}"),
             ("steps", lambda run: run.result["steps"]),
+            ("training characters read (steps × batch × window)",
+             lambda run: f"{run.result['steps'] * run.args['batch_size'] * run.args['seq_length']:,}"),
             ("minutes", lambda run: f"{run.result['seconds'] / 60:.1f}"),
             ("best validation loss, windows of its own `--seq_length`",
              lambda run: _loss(run.result["best_val_loss"])),
@@ -215,6 +257,8 @@ def collect_part2_best(ctx: Context) -> None:
     same_t = main.args["seq_length"] == best.args["seq_length"]
     values = best.numbers("part2_best")
     values.update({
+        "part2_best.flags": listing([f"`--{f}`" for f in flags]) if flags else "no flag",
+        "part2_best.budget": _budget(main, best),
         "part2_best.compare": _compare(main, best),
         "part2_best.windows_note": (
             "both runs cut the held-out text into windows of the same length, so their windows "

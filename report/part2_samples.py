@@ -8,14 +8,16 @@ from pathlib import Path
 from statistics import mean
 
 from common.io import markdown_table, read_json
-from report.part2_text import (MIN_CYCLE_SPAN, book_words, count, distinct_ngrams, find_cycle, listing,
-                               longest_common, longest_repeat, word_share)
+from report.part2_text import (MIN_CYCLE_SPAN, book_words, count, distinct_ngrams, diverging_context,
+                               find_cycle, listing, longest_common, word_share)
 from report.store import ROOT, Context, code_cell, need, put_table, put_values
 
 # Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
 PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said",
            "The king said to his daughter"]
-DECODINGS = (("tau_0.5", "τ = 0.5"), ("tau_1", "τ = 1"), ("tau_2", "τ = 2"), ("tau_greedy", "greedy"))
+# The settings are labelled β, the assignment's inverse temperature that multiplies the logits
+# (``part2/sample.py --temperature`` is this β).
+DECODINGS = (("tau_0.5", "β = 0.5"), ("tau_1", "β = 1"), ("tau_2", "β = 2"), ("tau_greedy", "greedy"))
 
 
 class SampleOutputs:
@@ -38,25 +40,28 @@ class SampleOutputs:
 
 
 def cycles_sentence(texts: list[str], noun: str, plural: str | None = None) -> str:
-    """How many of ``texts`` end in a cycle, how long its stretch is and where it begins."""
+    """How many of ``texts`` end in a loop (from some character on, the text repeats itself to its
+    end, ``find_cycle``), its period and where it begins."""
     cycles = [c for c in map(find_cycle, texts) if c]
     many = count(len(texts), noun, plural)
     if len(texts) == 1:
         if not cycles:
-            return f"the {noun} does not end in a cycle"
+            return f"the {noun} does not end in a loop"
         c = cycles[0]
-        return (f"the {noun} ends in a cycle: a stretch of {count(c.period, 'character')} repeated "
-                f"to the end from character {c.start + 1} on")
+        return (f"the {noun} ends in a loop: from character {c.start + 1} on it repeats itself every "
+                f"{count(c.period, 'character')} to its end")
     if not cycles:
-        return f"none of the {many} ends in a cycle"
+        return f"none of the {many} ends in a loop"
     if len(cycles) == 1:
         c = cycles[0]
-        return (f"1 of the {many} ends in a cycle: a stretch of {count(c.period, 'character')} "
-                f"repeated to the end from character {c.start + 1} on")
-    return (f"{len(cycles)} of the {many} end in a cycle, a stretch repeated to the end "
-            f"({count(len({c.text for c in cycles}), 'distinct loop')}; length of the stretch in "
-            f"characters: {listing([str(c.period) for c in cycles])}; first character of the "
-            f"cycle: {listing([str(c.start + 1) for c in cycles])})")
+        return (f"1 of the {many} ends in a loop: from character {c.start + 1} on it repeats itself "
+                f"every {count(c.period, 'character')} to its end")
+    who = (f"all {many}" if len(texts) > 2 else f"both {plural or noun + 's'}") \
+        if len(cycles) == len(texts) else f"{len(cycles)} of the {many}"
+    return (f"{who} end in a loop: from some character on, each repeats itself to its end "
+            f"({count(len({c.text for c in cycles}), 'distinct loop')}; the period in characters: "
+            f"{listing([str(c.period) for c in cycles])}; the loop begins at character "
+            f"{listing([str(c.start + 1) for c in cycles])})")
 
 
 def _stretch(text: str) -> str:
@@ -68,7 +73,7 @@ def sameness(texts: list[str], noun: str) -> str:
     """``the 4 greedy continuations are all different`` and the like (``noun`` in the plural), and
     the longest stretch they all contain."""
     k = len(set(texts))
-    what = "all different" if k == len(texts) else "one and the same text" if k == 1 \
+    what = ("all different" if len(texts) > 2 else "different") if k == len(texts) else "one and the same text" if k == 1 \
         else f"only {count(k, 'distinct text')}"
     shared = longest_common(texts)
     both = f"all {len(texts)}" if len(texts) > 2 else "both"
@@ -78,10 +83,34 @@ def sameness(texts: list[str], noun: str) -> str:
     return f"the {len(texts)} {noun} are {what}{tail}"
 
 
-def repeats_sentence(texts: list[str]) -> str:
-    """The longest stretch that occurs twice within each text."""
-    return ("the longest stretch that occurs twice within a sample is "
-            f"{listing([str(len(longest_repeat(t))) for t in texts])} characters long")
+def converge_sentence(texts: list[str]) -> str:
+    """Where the stretch all ``texts`` share begins in each, and whether from there on they are one
+    text (each a prefix of the longest): how long the prompts keep greedy texts apart."""
+    shared = longest_common(texts)
+    if len(texts) < 2 or len(shared) < MIN_CYCLE_SPAN:
+        return ""
+    starts = [t.find(shared) for t in texts]
+    tails = sorted((t[s:] for t, s in zip(texts, starts)), key=len)
+    if not all(tails[-1].startswith(t) for t in tails):
+        return ""
+    return (f"; the shared stretch begins at character {listing([str(s + 1) for s in starts])}, and "
+            f"from there on the continuations are one and the same text: the prompts kept the greedy "
+            f"texts apart for at most {count(max(starts), 'character')}")
+
+
+def context_sentence(texts: list[str], seq_length: int) -> str:
+    """The longest stretch after which a text went on in two different ways (``diverging_context``),
+    against the training window: what the samples show of how far back the model looks."""
+    longest = [diverging_context(t) for t in texts]
+    top = max(longest)
+    if top == 0:
+        return ("no character that occurs twice in a sample is followed by two different "
+                "characters, so these samples never show the model using more than its last character")
+    where = "inside" if top < seq_length else "beyond"
+    return (f"the longest stretch that occurs twice in a sample and is followed by two different "
+            f"characters is {listing([str(n) for n in longest])} characters long, so nothing in these "
+            f"samples shows the model using more than its last {count(top + 1, 'character')}, "
+            f"{where} the {seq_length}-character training window")
 
 
 def _fmt(x: float) -> str:
@@ -106,26 +135,30 @@ def _greedy_long(ctx: Context, outputs: SampleOutputs, length: int, seq_length: 
                f"\n\n```text\n{t}\n```\n" for i, t in enumerate(samples, 1)]
     put_table(ctx, "part2_greedy_long.md", "\n".join(blocks))
     put_table(ctx, "part2_greedy_long_one.md", f"```text\n{samples[0]}\n```")
-    starts = [c.start + 1 for c in map(find_cycle, samples) if c]
-    late = sum(s > seq_length for s in starts)
-    window = f"the first {seq_length} characters (the length of the training windows)"
-    if len(starts) == 1:
-        where = f"; the cycle begins {'after' if late else 'within'} {window}"
-    else:
-        where = f"; {late} of these {len(starts)} cycles begin after {window}" if starts else ""
-    same = sameness(samples, "samples") + "; " if len(samples) > 1 else ""
-    return {"part2.long_cycles": same + repeats_sentence(samples) + "; "
-            + cycles_sentence(samples, "sample") + where}
+    return {"part2.long_cycles": cycles_sentence(samples, "sample"),
+            "part2.long_context": context_sentence(samples, seq_length)}
+
+
+def _trend(averages: list[tuple]) -> str:
+    """Whether, over the sampled settings in increasing β, real words rise and distinct 4-grams fall."""
+    grams, words = zip(*averages[:-1])  # the last setting is greedy decoding
+    if any(math.isnan(x) for x in words):
+        return "some setting wrote no complete word, so the trend is not measured"
+    if all(a <= b for a, b in zip(words, words[1:])) and all(a >= b for a, b in zip(grams, grams[1:])):
+        return ("the larger β, the larger the share of real words and the smaller the share of "
+                "distinct 4-grams (more repetition), as a sharper distribution predicts")
+    return "the two measures do not both move steadily with β here"
 
 
 def _temperature(ctx: Context, outputs: SampleOutputs, vocabulary: set[str]) -> dict:
-    prompt, rows, means, inline = PROMPTS[1], [], [], []
+    prompt, rows, means, inline, averages = PROMPTS[1], [], [], [], []
     for label, name in DECODINGS:
         conts = [e["continuation"] for e in outputs.read(label)]
         stats = [(distinct_ngrams(c, 4), word_share(prompt, c, vocabulary)) for c in conts]
         rows += [[name, code_cell(c), _fmt(d), _fmt(w)] for c, (d, w) in zip(conts, stats)]
         inline.append(rows[-len(conts)])
-        means.append(f"{name}: {_fmt(_mean(d for d, _ in stats))} and {_fmt(_mean(w for _, w in stats))}")
+        averages.append((_mean(d for d, _ in stats), _mean(w for _, w in stats)))
+        means.append(f"{name}: {_fmt(averages[-1][0])} and {_fmt(averages[-1][1])}")
     header = ["decoding", "continuation", "distinct 4-grams", "share of words found in the book"]
     put_table(ctx, "part2_temperature_samples.md",
               f"Prompt `{prompt}`; the share of distinct 4-character strings of the continuation "
@@ -133,7 +166,7 @@ def _temperature(ctx: Context, outputs: SampleOutputs, vocabulary: set[str]) -> 
               + markdown_table(header, rows))
     put_table(ctx, "part2_temperature_one.md", markdown_table(header, inline))
     taus = [e["continuation"] for e in outputs.read("tau_1")]
-    return {"part2.temperature_means": "; ".join(means),
+    return {"part2.temperature_means": "; ".join(means), "part2.temperature_trend": _trend(averages),
             "part2.temperature_cycles": cycles_sentence(taus, "sample", "samples")}
 
 
@@ -146,9 +179,9 @@ def _completions(ctx: Context, outputs: SampleOutputs, prompts: list[str]) -> li
         found.append({"greedy": g, "beam": b, "sampled": sampled})
         full += [[code_cell(p), "greedy", code_cell(g["continuation"])],
                  [code_cell(p), "beam", code_cell(b["continuation"])]]
-        full += [[code_cell(p), "sampled, τ = 1", code_cell(t)] for t in sampled]
+        full += [[code_cell(p), "sampled, β = 1", code_cell(t)] for t in sampled]
         inline.append([code_cell(p), "greedy", code_cell(g["continuation"])])
-    inline.append([code_cell(prompts[0]), "sampled, τ = 1", code_cell(found[0]["sampled"][0])])
+    inline.append([code_cell(prompts[0]), "sampled, β = 1", code_cell(found[0]["sampled"][0])])
     header = ["prompt", "decoding", "continuation"]
     put_table(ctx, "part2_completions.md", markdown_table(header, full))
     put_table(ctx, "part2_completions_one.md", markdown_table(header, inline))
@@ -166,7 +199,7 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
         better += b["log_probability"] >= g["log_probability"] - 1e-9
     put_table(ctx, "part2_beam.md", markdown_table(
         ["prompt", "log p, greedy", f"log p, beam width {width}", "distinct 8-grams, greedy",
-         "distinct 8-grams, beam", "distinct 8-grams, sampled τ = 1 (mean)"], rows))
+         "distinct 8-grams, beam", "distinct 8-grams, sampled β = 1 (mean)"], rows))
     share = {k: mean(distinct_ngrams(t) for f in found for t in
                      ([f[k]["continuation"]] if k != "sampled" else f[k]))
              for k in ("greedy", "beam", "sampled")}
@@ -179,11 +212,12 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
         found_for = f"for {better} of the {count(len(prompts), 'prompt')}"
     if better == len(prompts):
         found_for += ": here it is at least as good a *search* for the model's most probable text"
-    same = sameness(greedy, "greedy continuations") + "; " if len(greedy) > 1 else ""
     return {"part2.beam_found": found_for,
             "part2.beam_width": str(width),
             "part2.ngram_order": listing([f"{names[k]} ({share[k]:.2f})" for k in order]),
-            "part2.greedy_cycles": same + cycles_sentence(greedy, "greedy continuation")}
+            "part2.greedy_cycles": (sameness(greedy, "greedy continuations") + converge_sentence(greedy)
+                                    + "; " if len(greedy) > 1 else "")
+            + cycles_sentence(greedy, "greedy continuation")}
 
 
 def collect_part2_samples(ctx: Context) -> None:
@@ -200,7 +234,7 @@ def collect_part2_samples(ctx: Context) -> None:
 
 
 def collect_temperature(ctx: Context) -> None:
-    """softmax(tau * x) for a fixed toy vector of logits: how tau reshapes the distribution."""
+    """softmax(beta * x) for a fixed toy vector of logits: how beta reshapes the distribution."""
     chars = ["e", "a", "o", "i", "u"]
     logits = [2.0, 1.0, 0.5, 0.0, -1.0]
     rows = [["logit x", *[f"{v:g}" for v in logits], "-"]]
@@ -209,9 +243,9 @@ def collect_temperature(ctx: Context) -> None:
         e = [math.exp(v - max(z)) for v in z]
         p = [v / sum(e) for v in e]
         entropy = -sum(q * math.log(q) for q in p if q > 0)
-        rows.append([f"τ = {tau:g}", *[f"{q:.3f}" for q in p], f"{math.exp(entropy):.2f}"])
-    rows.append(["τ → ∞ (greedy)", "1.000", *["0.000"] * (len(chars) - 1), "1.00"])
-    rows.append(["τ → 0", *[f"{1 / len(chars):.3f}"] * len(chars), f"{len(chars):.2f}"])
+        rows.append([f"β = {tau:g}", *[f"{q:.3f}" for q in p], f"{math.exp(entropy):.2f}"])
+    rows.append(["β → ∞ (greedy)", "1.000", *["0.000"] * (len(chars) - 1), "1.00"])
+    rows.append(["β → 0", *[f"{1 / len(chars):.3f}"] * len(chars), f"{len(chars):.2f}"])
     put_table(ctx, "temperature_example.md", markdown_table(
         ["", *[f"p({ch})" for ch in chars], "effective choices e^H"], rows))
     put_values(ctx, {"temperature.logits": ", ".join(f"{v:g}" for v in logits)})

@@ -44,13 +44,15 @@ def _periodic_start(text: str, p: int) -> int:
 
 
 def find_cycle(text: str) -> Cycle | None:
-    """The loop a text ends in: the shortest period p whose repetition reaches back furthest, if it
-    covers at least two periods and MIN_CYCLE_SPAN characters up to the end of the text; else None."""
+    """The loop a text ends in: the period p whose repetition reaches back furthest (the shortest
+    such p), if what repeats an earlier part (the last ``span - p`` characters) is at least
+    MIN_CYCLE_SPAN long; else None. A long period need not be seen twice in full: a text that
+    goes on copying itself from some character to its end is in a loop."""
     best = None
-    for p in range(1, len(text) // 2 + 1):
+    for p in range(1, len(text) - MIN_CYCLE_SPAN + 1):
         s = _periodic_start(text, p)
         span = len(text) - s
-        if span >= max(2 * p, MIN_CYCLE_SPAN) and (best is None or s < best.start):
+        if span - p >= MIN_CYCLE_SPAN and (best is None or s < best.start):
             period = text[s:s + p]
             canonical = min(period[i:] + period[:i] for i in range(p))
             best = Cycle(s, p, canonical, span)
@@ -99,3 +101,20 @@ def longest_common(texts: list[str]) -> str:
         return set.intersection(*sets)
     n = _longest(lambda k: k == 0 or bool(common(k)), min(map(len, texts)))
     return min(common(n)) if n else ""
+
+
+def diverging_context(text: str) -> int:
+    """The longest stretch that occurs at two places of ``text`` and is followed by a different
+    character at each: after the same last L characters the text went on differently, so whatever
+    wrote it (a greedy decoder) did not decide from those L characters alone. 0 if there is none."""
+    n, best = len(text), 0
+    match = [0] * (n + 1)  # match[j]: length of the common stretch ending at i - 1 and j - 1
+    for i in range(1, n):
+        row = [0] * (n + 1)
+        for j in range(i + 1, n):
+            if text[i - 1] == text[j - 1]:
+                row[j] = match[j - 1] + 1
+                if text[i] != text[j]:
+                    best = max(best, row[j])
+        match = row
+    return best
