@@ -91,20 +91,38 @@ def _curve_slug(name: str) -> str:
     return slug
 
 
+def sig(x: float, up: bool | None, digits: int = 2) -> str:
+    """``x`` to ``digits`` significant digits, rounded up or down so that a bound stays true (None:
+    to the nearest)."""
+    if x == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(x)))
+    scale = 10.0 ** (exponent - digits + 1)
+    if up is None:
+        value = round(x / scale) * scale
+    else:
+        value = (math.ceil if up else math.floor)(x / scale - (1e-9 if up else -1e-9)) * scale
+    if not 1e-4 <= abs(value) < 1e4:
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{max(0, digits - 1 - math.floor(math.log10(abs(value))))}f}"
+
+
 def where_it_changes(norms: list[float], tol: float = 0.1) -> str:
     """Where along t a gradient-norm curve (index 0 is t = 1) changes: the steps near t = T over
-    which it stays within ``tol`` of its total log change, and what the remaining steps do."""
+    which it stays within ``tol`` of its total log change (the factor printed is the largest one
+    measured there, rounded up), and what it does over the remaining steps."""
     T, first, last = len(norms), norms[0], norms[-1]
     total = abs(math.log10(first / last))
     if total < math.log10(2):
         return (f"ends within a factor of two of where it starts ({first:.2g} at $t$ = 1, "
-                f"{last:.2g} at $t$ = {T}); over all $t$ it lies between {min(norms):.2g} and "
-                f"{max(norms):.2g}")
+                f"{last:.2g} at $t$ = {T}); over all $t$ it lies between {sig(min(norms), False)} "
+                f"and {sig(max(norms), True)}")
     k = max(t for t in range(1, T + 1) if abs(math.log10(norms[t - 1] / last)) > tol * total)
+    factor = max(max(v / last, last / v) for v in norms[k:])
     way = "rises" if first > last else "falls"
-    return (f"stays within a factor {10 ** (tol * total):.2g} of its value at $t$ = {T} from "
-            f"$t$ = {T} back to $t$ = {k + 1}; over the first {k} steps it {way} from "
-            f"{norms[k]:.2g} to {first:.2g} at $t$ = 1")
+    return (f"stays within a factor {sig(factor, True)} of its value at $t$ = {T} from $t$ = {T} "
+            f"back to $t$ = {k + 1}; from there to $t$ = 1 it {way} from {sig(norms[k], None)} to "
+            f"{sig(first, None)}")
 
 
 def shape(norms: list[float]) -> str:
@@ -117,6 +135,20 @@ def shape(norms: list[float]) -> str:
     return f"has its minimum, {low:.2g}, at $t$ = {m} ({ends})"
 
 
+def spread(norms: list[float]) -> str:
+    """The band a curve stays in over all t, with its two ends."""
+    return (f"lies between {sig(min(norms), False)} and {sig(max(norms), True)} at every $t$ "
+            f"({sig(norms[0], None)} at $t$ = 1, {sig(norms[-1], None)} at $t$ = {len(norms)})")
+
+
+def times(a: float, b: float) -> str:
+    """'N times larger than' / 'N times smaller than' for a against b, N rounded down."""
+    if a == b:
+        return "equal to"
+    return (f"{sig(a / b, False)} times larger than" if a > b else
+            f"{sig(b / a, False)} times smaller than")
+
+
 def _singular_values(curve: dict) -> str:
     sv = curve["w_hh_singular_values"]
     above = sum(v > 1 for v in sv)
@@ -124,26 +156,31 @@ def _singular_values(curve: dict) -> str:
             f"radius {curve['spectral_radius']:.4f}")
 
 
+def _cell_ratio(curve: dict) -> float | None:
+    cells = curve.get("cell_norms")
+    return cells[0] / cells[-1] if cells else None
+
+
 def _grads_values(curves: dict) -> dict:
     """The generated sentences of 1.7, from the measured curves."""
     ratio = {_curve_slug(n): c["ratio"] for n, c in curves.items()}
     orth, chrono = ratio["rnn_untrained_orthogonal"], ratio["lstm_untrained_chrono"]
-    compare = (f"{orth / chrono:.3g} times larger than" if orth > chrono else
-               f"{chrono / orth:.3g} times smaller than" if orth < chrono else "equal to")
     lstm, uniform = curves["LSTM trained"], curves["RNN untrained (uniform W_hh)"]
     big = max(uniform["w_hh_singular_values"]) > 1
     note = ("so the bound of 1.1 already forces the product to shrink" if not big else
             "so the necessary condition of 1.1 for growth holds and the gradient still shrinks: "
             "the condition is not sufficient" if uniform["ratio"] < 1 else
             "so the necessary condition of 1.1 for growth holds, and the gradient grows")
+    cell_chrono = _cell_ratio(curves["LSTM untrained (chrono)"])
     return {
         "grads.uniform_note": note,
-        "grads.orth_vs_chrono": compare,
+        "grads.orth_vs_chrono": times(orth, chrono),
+        "grads.cell_chrono_vs_orth": times(cell_chrono, orth) if cell_chrono else "-",
         "grads.uniform_sv": _singular_values(curves["RNN untrained (uniform W_hh)"]),
         "grads.rnn_trained_sv": _singular_values(curves["RNN trained"]),
         "grads.rnn_trained_curve": where_it_changes(curves["RNN trained"]["norms"]),
         "grads.lstm_trained_curve": shape(lstm["norms"]),
-        "grads.lstm_cell_curve": shape(lstm["cell_norms"]) if "cell_norms" in lstm else "-",
+        "grads.lstm_cell_curve": spread(lstm["cell_norms"]) if "cell_norms" in lstm else "-",
     }
 
 
@@ -156,11 +193,14 @@ def collect_grads(ctx: Context) -> None:
     rows, values = [], _grads_values(curves)
     for name, curve in curves.items():
         ratio = curve["ratio"]
-        rows.append([name, f"{curve['last']:.2e}", f"{curve['first']:.2e}", f"{ratio:.1e}"])
+        cell = _cell_ratio(curve)
+        rows.append([name, f"{curve['last']:.2e}", f"{curve['first']:.2e}", f"{ratio:.1e}",
+                     "-" if cell is None else f"{cell:.1e}"])
         values[f"grads.ratio_{_curve_slug(name)}"] = f"{ratio:.1e}"
+        values[f"grads.cell_ratio_{_curve_slug(name)}"] = "-" if cell is None else f"{cell:.1e}"
     put_table(ctx, "grads_summary.md", markdown_table(
-        ["model", "‖∂L/∂h(T)‖", "‖∂L/∂h(1)‖", "ratio ‖∂L/∂h(1)‖ / ‖∂L/∂h(T)‖"],
-        rows))
+        ["model", "‖∂L/∂h(T)‖", "‖∂L/∂h(1)‖", "ratio ‖∂L/∂h(1)‖ / ‖∂L/∂h(T)‖",
+         "ratio ‖∂L/∂c(1)‖ / ‖∂L/∂c(T)‖"], rows))
     model_rows = []
     for model in ("RNN", "LSTM"):
         result = read_json(need(c / model / "result.json"))

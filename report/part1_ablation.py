@@ -96,17 +96,14 @@ def square_sentence(square: dict, lr: float) -> str:
     chrono = [b < a, d < c]  # does chrono cut the steps at the low rate, at the recipe's?
     rate = [c < a, d < b]  # does the larger rate cut them without chrono, with it?
     if all(chrono) and all(rate):
-        verdict = "each change cuts the steps on its own"
+        verdict = "each change cuts them on its own"
     elif chrono == [False, True] and rate == [False, True]:
-        verdict = ("chrono cuts the steps only at the larger rate and the larger rate only with "
-                   "chrono: here the two help together, not apart")
+        verdict = ("chrono cuts them only at the larger rate and the larger rate only with chrono: "
+                   "here the two help only together")
     else:
-        verdict = (f"chrono cuts the steps {_where(chrono, f'at {low:g}', f'at {lr:g}')}, the "
-                   f"larger rate {_where(rate, 'without chrono', 'with chrono')}")
-    return (f"Chrono initialisation takes the mean steps from {a:,.0f} to {b:,.0f} at learning "
-            f"rate {low:g} and from {c:,.0f} to {d:,.0f} at {lr:g}; the larger rate takes them "
-            f"from {a:,.0f} to {c:,.0f} without chrono and from {b:,.0f} to {d:,.0f} with it: "
-            f"{verdict}.")
+        verdict = (f"chrono cuts them {_where(chrono, f'at {low:g}', f'at {lr:g}')}, the larger "
+                   f"rate {_where(rate, 'without chrono', 'with chrono')}")
+    return f"In mean steps (last column), {verdict}."
 
 
 def _where(helps: list[bool], first: str, second: str) -> str:

@@ -76,10 +76,12 @@ def group(rows: list[dict]) -> dict:
             out[key][length] = {
                 "mean": sum(acc) / len(acc), "min": min(acc), "max": max(acc), "seeds": len(acc),
                 "steps": sum(int(r["steps"]) for r in seeds) / len(seeds),
+                "most": max(int(r["steps"]) for r in seeds),
                 "capped": [r for r in seeds if r["status"] != "early_stop"],
                 "cap": int(seeds[0]["train_steps"]), "lr": float(seeds[0]["learning_rate"]),
                 "test_size": max((r["test_size"] or 0) for r in seeds),
-                "seen": min(int(r["steps"]) * int(r["batch_size"]) for r in seeds)}
+                "seen": min(int(r["steps"]) * int(r["batch_size"]) for r in seeds),
+                "seen_max": max(int(r["steps"]) * int(r["batch_size"]) for r in seeds)}
     return out
 
 
@@ -203,48 +205,53 @@ def solved_up_to(series: dict):
 
 
 def series_sentence(stats: dict, key) -> str:
-    """What one series reached, e.g. 'every seed at or above 99% up to $T$ = 30; below from $T$ = 40
-    (mean 41.20%, min 10.11%); at $T$ = 50 mean 10.00%, min 9.87%'."""
+    """What one series reached, e.g. 'every seed at or above 99% up to $T$ = 30; first below it at
+    $T$ = 40 (mean 41.20%, min 10.11%); below it also at $T$ = 50 (mean 10.00%, min 9.87%)'."""
     series = stats[key]
     best, fail = solved_up_to(series)
     text = (f"every seed at or above {pct_floor(THRESHOLD, 0)} up to $T$ = {best}" if best else
             f"no length with every seed at or above {pct_floor(THRESHOLD, 0)}")
     below = [t for t, s in series.items() if s["min"] < THRESHOLD]
-    if fail is not None:
-        s = series[fail]
-        text += (f"; first below it at $T$ = {fail} (mean {pct_floor(s['mean'])}, "
-                 f"min {pct_floor(s['min'])})")
-        later = [t for t in series if t > fail]
-        if later:
-            text += ("; below it also at $T$ = " + ", ".join(map(str, below[1:])) if below[1:]
-                     else "; at or above it again at every longer length")
     last = max(series)
-    if last not in (best, fail):
-        s = series[last]
-        text += f"; at $T$ = {last} mean {pct_floor(s['mean'])}, min {pct_floor(s['min'])}"
+
+    def stat(t):
+        return f"mean {pct_floor(series[t]['mean'])}, min {pct_floor(series[t]['min'])}"
+    if fail is not None:
+        text += f"; first below it at $T$ = {fail} ({stat(fail)})"
+        also = below[1:]
+        if also:
+            text += "; below it also at $T$ = " + ", ".join(map(str, also))
+            if last in also:
+                text += f" ({stat(last)})" if also == [last] else f" (at $T$ = {last} {stat(last)})"
+        elif last > fail:
+            text += "; at or above it again at every longer length"
+    if last not in below and last != best:
+        text += f"; at $T$ = {last} {stat(last)}"
     return text
 
 
 def overlap_sentence(stats: dict) -> str:
-    """How much of the whole input space training saw at the two shortest lengths."""
+    """How much of the whole input space training saw at the two shortest lengths: at the shortest
+    the least any run saw (a floor), at the next the most any run saw (a ceiling)."""
     lengths = sorted({t for series in stats.values() for t in series})
     parts = []
     for i, t in enumerate(lengths[:2]):
         digits = math.ceil((t + 1) / 2)
         distinct = 10 ** digits
-        seen = [series[t]["seen"] for series in stats.values() if t in series]
         if i == 0:
-            cover = 1 - (1 - 1 / distinct) ** min(seen)
+            seen = min(series[t]["seen"] for series in stats.values() if t in series)
+            cover = 1 - (1 - 1 / distinct) ** seen
             parts.append(
                 f"At $T$ = {t} there are only {distinct:,} distinct palindromes (the first "
-                f"{digits} digits decide one), and even the shortest run at that length drew "
-                f"{min(seen):,} training examples (steps × batch), so it has seen an expected "
-                f"{pct_floor(cover)} of them: " + (f"at $T$ = {t} the test set is not unseen data" if cover >= 0.5
-                                else "most test palindromes are still unseen there"))
+                f"{digits} digits decide one); even the shortest run there drew {seen:,} training "
+                f"examples (steps × batch), an expected {pct_floor(cover)} of them, "
+                + (f"so at $T$ = {t} the test set is not unseen data" if cover >= 0.5
+                   else "so most test palindromes are still unseen there"))
         else:
-            cover = 1 - (1 - 1 / distinct) ** max(seen)
-            parts.append(f"at $T$ = {t} the longest run has seen an expected {_pct_ceil(cover)} "
-                         f"of the {distinct:,} palindromes at most")
+            seen = max(series[t]["seen_max"] for series in stats.values() if t in series)
+            cover = 1 - (1 - 1 / distinct) ** seen
+            parts.append(f"at $T$ = {t} no run saw more than an expected {_pct_ceil(cover)} of "
+                         f"the {distinct:,}")
     return "; ".join(parts) + "." if parts else ""
 
 
@@ -285,26 +292,38 @@ def curriculum_sentence(stats: dict) -> str:
         series = stats[key]
         low = min(s["min"] for s in series.values())
         steps = sum(s["steps"] for s in series.values()) / len(series)
-        parts.append(f"the {key[0]}, warm-started at each length from the previous one, has a "
-                     f"lowest test accuracy of {pct_floor(low)} over {_span(list(series))} and all "
+        parts.append(f"the {key[0]} has a lowest test accuracy of {pct_floor(low)} over {_span(list(series))} and all "
                      f"seeds, after {steps:,.0f} steps per length on average")
     return "In the curriculum study " + "; ".join(parts) + "."
 
 
 def compare_sentence(stats: dict) -> str:
-    """Steps of the LSTM against the RNN at the longest length both were studied at, per recipe."""
-    parts = []
-    for kind in ("tuned",):  # the baseline's longest lengths end mostly at the cap
-        pair = [stats.get((m, kind)) for m in ("LSTM", "RNN")]
-        common = sorted(set(pair[0]) & set(pair[1])) if all(pair) else []
-        if common:
-            t = common[-1]
-            lstm, rnn = (f"{'at least ' if p[t]['capped'] else ''}{p[t]['steps']:,.0f}"
-                         for p in pair)
-            parts.append(f"with the {kind} recipe at $T$ = {t} the LSTM took {lstm} steps on "
-                         f"average, the RNN {rnn}")
-    return ("At the longest length both models were studied at, " + "; ".join(parts) + "."
-            if parts else "")
+    """Steps of the LSTM against the RNN at the longest length both tuned series were studied at
+    (the baseline's longest lengths end mostly at the cap)."""
+    pair = [stats.get((m, "tuned")) for m in ("LSTM", "RNN")]
+    common = sorted(set(pair[0]) & set(pair[1])) if all(pair) else []
+    if not common:
+        return ""
+    t = common[-1]
+    lstm, rnn = (f"{'at least ' if p[t]['capped'] else ''}{p[t]['steps']:,.0f}" for p in pair)
+    return (f"At $T$ = {t}, the longest length of both tuned series, the LSTM took {lstm} steps on "
+            f"average, the RNN {rnn}.")
+
+
+def cap_sentence(stats: dict) -> str:
+    """The tuned RNN's step cap against the baseline's, and whether any tuned run up to the
+    baseline's longest length needed more steps than the baseline was allowed."""
+    tuned, base = stats.get(("RNN", "tuned")), stats.get(("RNN", "baseline"))
+    if not (tuned and base):
+        return ""
+    cap_t, cap_b = max(s["cap"] for s in tuned.values()), max(s["cap"] for s in base.values())
+    if cap_t <= cap_b:
+        return ""
+    last = max(base)
+    most = max((s["most"] for t, s in tuned.items() if t <= last), default=0)
+    verdict = (f"but up to $T$ = {last} no tuned run took more than {most:,} steps" if most <= cap_b
+               else f"and up to $T$ = {last} a tuned run took {most:,} steps, more than that")
+    return f"Its step cap is also higher ({cap_t:,} against {cap_b:,}), {verdict}."
 
 
 def build_study(ctx: Context) -> None:
@@ -328,6 +347,7 @@ def build_study(ctx: Context) -> None:
               "length_study.recipes": recipe_summary(stats),
               "length_study.curriculum": curriculum_sentence(stats),
               "length_study.compare": compare_sentence(stats),
+              "length_study.cap": cap_sentence(stats),
               "length_study.threshold": pct_floor(THRESHOLD, 0),
               **_early_stop_values(ctx)}
     for key, _, _ in SERIES:
