@@ -20,7 +20,8 @@ ASSIGNMENT = {"seq_length": 30, "lstm_num_layers": 2, "lstm_num_hidden": 128, "b
               "max_norm": 5.0}
 # Flags of the run that say nothing about the model or its training (paths, logging, resuming).
 BOOKKEEPING = {"txt_file", "summary_path", "checkpoint_dir", "resume", "overwrite", "device",
-               "no_progress", "quiet", "print_every", "checkpoint_every", "book"}
+               "no_progress", "quiet", "print_every", "checkpoint_every", "book", "preset",
+               "keep_gutenberg_header"}
 
 
 def read_training_samples(path: Path) -> list[dict]:
@@ -237,7 +238,7 @@ def collect_part2_best(ctx: Context) -> None:
     put_figure(ctx, best.summary / "curves.png", "part2_best_curves.png")
     put_file(ctx, best.summary / "metrics.csv", "part2_best_metrics.csv")
     # every flag that differs between the runs (logging aside), then the measures
-    flags = [f for f in main.args if f not in BOOKKEEPING | {"preset", "sample_every", "time_limit"}
+    flags = [f for f in main.args if f not in BOOKKEEPING | {"sample_every", "time_limit"}
              and main.args[f] != best.args.get(f)]
     rows = [[f"`--{f}`", _flag_value(main.args[f]), _flag_value(best.args[f])] for f in flags]
     for label, get in (

@@ -154,7 +154,7 @@ def code_version() -> str:
 
 
 MODE_NOTES = {
-    "full": "This is a full run.",
+    "full": "",
     "quick": "This is a preview made with the quick budgets; its numbers are not the report's.",
     "smoke": "This is a preview made with the smoke budgets; its numbers are not the report's.",
 }
@@ -206,8 +206,9 @@ def write_run_info(ctx: Context, pieces: list[Piece], records: dict, environment
                        f"provenance.{piece.name}.commit": commit,
                        f"provenance.{piece.name}.date": rec["finished"]})
     done = [p.name for p in pieces if f"provenance.{p.name}.mode" in values]
-    values["run.provenance"] = provenance_sentence(done, values, len(pieces))
-    values["run.mode_note"] = MODE_NOTES[ctx.mode]
+    note = MODE_NOTES[ctx.mode]
+    values["run.provenance"] = provenance_sentence(done, values, len(pieces)) + (" " + note if note else "")
+    values["run.mode_note"] = note or "This is a full run."
     put_table(ctx, "timings.md", markdown_table(
         ["piece", "mode", "this invocation", "seconds", "finished (UTC)", "commit"], rows))
     flag = {"smoke": " --smoke", "quick": " --quick", "full": ""}[ctx.mode]
