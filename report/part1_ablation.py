@@ -70,8 +70,9 @@ def _table(square: dict) -> str:
         accs = ", ".join(pct_floor(r["acc"]) for r in runs)
         rows.append([chrono, f"{runs[0]['lr']:g}", f"{runs[0]['cap']:,}", steps, accs,
                      f"{_mean_steps(runs):,.0f}"])
-    return markdown_table(["chrono init", "learning rate", "step cap", "steps per seed (†: cap)",
-                           "test accuracy per seed", "mean steps"], rows)
+    return markdown_table(["chrono init", "learning rate", "step cap",
+                           "steps per seed (†: cap or time limit)", "test accuracy per seed",
+                           "mean steps"], rows)
 
 
 def square_sentence(square: dict, lr: float) -> str:
@@ -90,8 +91,8 @@ def square_sentence(square: dict, lr: float) -> str:
     done = [n for n, rs in zip(names, runs) if all(r["status"] == "early_stop" for r in rs)]
     if len(done) < len(names):
         return ("Every seed stopped early only in " + (", ".join(done) or "no corner") + "; in the "
-                "other corners a seed ran to the cap, so their mean is a lower bound and the two "
-                "factors are not ranked by steps.")
+                "other corners a seed stopped at its cap or time limit, so their mean is a lower "
+                "bound and the two factors are not ranked by steps.")
     a, b, c, d = (_mean_steps(rs) for rs in runs)
     chrono = [b < a, d < c]  # does chrono cut the steps at the low rate, at the recipe's?
     rate = [c < a, d < b]  # does the larger rate cut them without chrono, with it?
