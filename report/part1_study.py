@@ -19,7 +19,7 @@ STUDY_PIECES = (("length_study", "tuned"), ("baseline", "baseline"), ("curriculu
 SERIES = ((("RNN", "tuned"), "tab:red", "s"), (("LSTM", "tuned"), "tab:blue", "o"),
           (("RNN", "baseline"), "tab:purple", "D"), (("LSTM", "baseline"), "tab:green", "^"),
           (("RNN", "curriculum"), "tab:orange", "v"), (("LSTM", "curriculum"), "tab:cyan", "<"))
-KIND_LABEL = {"tuned": "tuned", "baseline": "baseline (assignment defaults)",
+KIND_LABEL = {"tuned": "tuned", "baseline": "baseline (assignment's training defaults)",
               "curriculum": "curriculum (separate study)"}
 THRESHOLD = 0.99  # "solved": every seed's test accuracy at or above this
 
