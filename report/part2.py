@@ -21,7 +21,7 @@ ASSIGNMENT = {"seq_length": 30, "lstm_num_layers": 2, "lstm_num_hidden": 128, "b
 # Flags of the run that say nothing about the model or its training (paths, logging, resuming).
 BOOKKEEPING = {"txt_file", "summary_path", "checkpoint_dir", "resume", "overwrite", "device",
                "no_progress", "quiet", "print_every", "checkpoint_every", "book", "preset",
-               "keep_gutenberg_header"}
+               "keep_gutenberg_header", "sample_every", "val_every", "seed"}
 
 
 def read_training_samples(path: Path) -> list[dict]:
@@ -238,7 +238,7 @@ def collect_part2_best(ctx: Context) -> None:
     put_figure(ctx, best.summary / "curves.png", "part2_best_curves.png")
     put_file(ctx, best.summary / "metrics.csv", "part2_best_metrics.csv")
     # every flag that differs between the runs (logging aside), then the measures
-    flags = [f for f in main.args if f not in BOOKKEEPING | {"sample_every", "time_limit"}
+    flags = [f for f in main.args if f not in (BOOKKEEPING - {"val_every"}) | {"time_limit"}
              and main.args[f] != best.args.get(f)]
     rows = [[f"`--{f}`", _flag_value(main.args[f]), _flag_value(best.args[f])] for f in flags]
     for label, get in (
@@ -262,8 +262,7 @@ def collect_part2_best(ctx: Context) -> None:
         "part2_best.budget": _budget(main, best),
         "part2_best.compare": _compare(main, best),
         "part2_best.windows_note": (
-            "both runs cut the held-out text into windows of the same length, so their windows "
-            "losses compare too" if same_t else
-            "the windows losses do not compare: a longer window gives its characters more context "
-            "on average")})
+            "both runs cut the held-out text into windows of the same length, so they compare too"
+            if same_t else "they do not compare: each run cuts windows of its own `--seq_length`, "
+            "and a longer window gives its characters more context on average")})
     put_values(ctx, values)

@@ -244,8 +244,6 @@ def collect_temperature(ctx: Context) -> None:
         p = [v / sum(e) for v in e]
         entropy = -sum(q * math.log(q) for q in p if q > 0)
         rows.append([f"β = {tau:g}", *[f"{q:.3f}" for q in p], f"{math.exp(entropy):.2f}"])
-    rows.append(["β → ∞ (greedy)", "1.000", *["0.000"] * (len(chars) - 1), "1.00"])
-    rows.append(["β → 0", *[f"{1 / len(chars):.3f}"] * len(chars), f"{len(chars):.2f}"])
     put_table(ctx, "temperature_example.md", markdown_table(
         ["", *[f"p({ch})" for ch in chars], "effective choices e^H"], rows))
     put_values(ctx, {"temperature.logits": ", ".join(f"{v:g}" for v in logits)})
