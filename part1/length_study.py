@@ -12,7 +12,7 @@ merged into ``<out_dir>/results.csv``, summarised in ``<out_dir>/summary.json`` 
     python part1/length_study.py --write_sbatch study.sbatch   # a SLURM job array, one cell a task
     SLURM_ARRAY_TASK_ID=7 python part1/length_study.py --task_from_env   # what one array task runs
     python part1/length_study.py --curriculum --workers 2   # the curriculum variant (below)
-    python part1/length_study.py --baseline --workers 2     # the assignment's defaults (below)
+    python part1/length_study.py --baseline --workers 2     # the assignment's default training parameters (below)
 
 An interrupted study resumes: finished cells are skipped, an unfinished cell resumes from its
 checkpoint, and nothing half-finished is ever recorded as a result.

@@ -7,7 +7,7 @@ once its run has finished, so nothing half-finished is ever recorded), ``runs/<c
 own folder, see part1/training.py), ``results.csv`` (every row, columns :data:`FIELDS`),
 ``summary.json`` (:func:`summary_record`), ``accuracy_vs_length.png`` and ``accuracy_vs_length.md``.
 Three kinds of cells may share the folder, told apart by name and by the ``recipe`` column: tuned
-(``RNN_T005_s0``), curriculum (``..._cur``) and baseline (``..._base``, the assignment's defaults).
+(``RNN_T005_s0``), curriculum (``..._cur``) and baseline (``..._base``, the assignment's default training parameters).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ FIELDS = ["model_type", "input_length", "seed", "test_accuracy", "test_loss", "s
           "learning_rate", "max_norm", "init", "recurrent_init", "chrono", "train_steps",
           "time_limit", "curriculum", "recipe"]
 CURRICULUM_SUFFIX = "_cur"  # cell and run names of the curriculum variant
-BASELINE_SUFFIX = "_base"  # cell and run names of the baseline series (the assignment's defaults)
+BASELINE_SUFFIX = "_base"  # cell and run names of the baseline series (default training parameters)
 # The series of the figure, in drawing order: (name, colour, line style, alpha of the min-max band).
 STYLES = (("RNN", "tab:red", "s--", 0.2), ("LSTM", "tab:blue", "o-", 0.2),
           ("RNN (curriculum)", "tab:orange", "s:", 0.12),
