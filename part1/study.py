@@ -7,7 +7,8 @@ once its run has finished, so nothing half-finished is ever recorded), ``runs/<c
 own folder, see part1/training.py), ``results.csv`` (every row, columns :data:`FIELDS`),
 ``summary.json`` (:func:`summary_record`), ``accuracy_vs_length.png`` and ``accuracy_vs_length.md``.
 Three kinds of cells may share the folder, told apart by name and by the ``recipe`` column: tuned
-(``RNN_T005_s0``), curriculum (``..._cur``) and baseline (``..._base``, the assignment's default training parameters).
+(``RNN_T005_s0``), curriculum (``..._cur``) and baseline (``..._base``, the assignment's default
+training parameters).
 """
 from __future__ import annotations
 
