@@ -10,7 +10,7 @@ from statistics import mean
 from common.io import markdown_table, read_json
 from report.part2_text import (MIN_CYCLE_SPAN, book_words, count, distinct_ngrams, diverging_context,
                                find_cycle, listing, longest_common, word_share)
-from report.store import ROOT, Context, code_cell, need, put_table, put_values
+from report.store import ROOT, Context, code_cell, fixed, need, put_table, put_values
 
 # Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
 PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said",
@@ -114,7 +114,7 @@ def context_sentence(texts: list[str], seq_length: int) -> str:
 
 
 def _fmt(x: float) -> str:
-    return "no complete word" if math.isnan(x) else f"{x:.2f}"
+    return "no complete word" if math.isnan(x) else fixed(x, 2)  # 0.996 is never "1.00"
 
 
 def _mean(xs) -> float:
@@ -193,9 +193,8 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
     for p, f in zip(prompts, found):
         g, b = f["greedy"], f["beam"]
         rows.append([code_cell(p), f"{g['log_probability']:.2f}", f"{b['log_probability']:.2f}",
-                     f"{distinct_ngrams(g['continuation']):.2f}",
-                     f"{distinct_ngrams(b['continuation']):.2f}",
-                     f"{mean(distinct_ngrams(t) for t in f['sampled']):.2f}"])
+                     _fmt(distinct_ngrams(g['continuation'])), _fmt(distinct_ngrams(b['continuation'])),
+                     _fmt(mean(distinct_ngrams(t) for t in f['sampled']))])
         better += b["log_probability"] >= g["log_probability"] - 1e-9
     put_table(ctx, "part2_beam.md", markdown_table(
         ["prompt", "log p, greedy", f"log p, beam width {width}", "distinct 8-grams, greedy",
@@ -214,7 +213,7 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
         found_for += ": here it is at least as good a *search* for the model's most probable text"
     return {"part2.beam_found": found_for,
             "part2.beam_width": str(width),
-            "part2.ngram_order": listing([f"{names[k]} ({share[k]:.2f})" for k in order]),
+            "part2.ngram_order": listing([f"{names[k]} ({_fmt(share[k])})" for k in order]),
             "part2.greedy_cycles": (sameness(greedy, "greedy continuations") + converge_sentence(greedy)
                                     + "; " if len(greedy) > 1 else "")
             + cycles_sentence(greedy, "greedy continuation")}
