@@ -5,9 +5,10 @@
     python part2/sample.py --prompt "The king said" --method beam --beam_width 5 --length 60
     python part2/sample.py --prompt "The king" --method beam --stop_at ".!?" --length_norm 1 --json out.json
 
-Temperature follows the assignment: p = softmax(tau * logits), tau MULTIPLIES the logits, so a larger
-tau is greedier. The prompt is fed once; every new character costs one step of the LSTM with its
-carried state (the prefix is never re-run). The same ``--seed`` gives the same text.
+Temperature follows the assignment: p = softmax(beta * logits), where --temperature is beta, the
+inverse temperature: it MULTIPLIES the logits, so a larger beta is greedier. The prompt is fed once;
+every new character costs one step of the LSTM with its carried state (the prefix is never re-run).
+The same ``--seed`` gives the same text.
 """
 from __future__ import annotations
 
@@ -40,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="text to complete, e.g. 'Sleeping beauty is' (\\n for a newline); "
                              "None: one random character")
     parser.add_argument("--method", choices=["greedy", "sample", "beam"], default="sample",
-                        help="greedy: argmax each step; sample: draw from softmax(tau*logits); "
+                        help="greedy: argmax each step; sample: draw from softmax(beta*logits); "
                              "beam: beam search over summed log-probabilities")
     parser.add_argument("--temperature", type=positive_float, default=1.0,
-                        help="tau of softmax(tau * logits) for --method sample; tau MULTIPLIES the logits "
-                             "(the assignment's definition): tau=2 is greedier, tau=0.5 more random, "
-                             "large tau approaches greedy")
+                        help="beta, the inverse temperature of softmax(beta * logits), for --method sample: "
+                             "it MULTIPLIES the logits (the assignment's definition), so beta=2 is greedier, "
+                             "beta=0.5 more random, and a large beta approaches greedy")
     parser.add_argument("--beam_width", type=positive_int, default=5,
                         help="hypotheses kept by --method beam (at most the vocabulary size)")
     parser.add_argument("--length_norm", type=nonnegative_float, default=0.0,
@@ -90,8 +91,8 @@ def main(argv=None) -> int:
             starts = torch.tensor([prompt_ids] * args.num_samples)                    # (N, P)
         else:
             starts = torch.randint(len(vocab), (args.num_samples, 1), generator=generator)  # (N, 1)
-        tau = args.temperature if args.method == "sample" else None
-        out = generate(model, starts.to(device), args.length, temperature=tau, generator=generator)  # (N, length)
+        beta = args.temperature if args.method == "sample" else None
+        out = generate(model, starts.to(device), args.length, temperature=beta, generator=generator)  # (N, length)
         samples = [(starts[i].tolist(), out[i].tolist(), None) for i in range(args.num_samples)]
     texts = [("".join(vocab[i] for i in first), "".join(vocab[i] for i in rest), score)
              for first, rest, score in samples]
@@ -109,11 +110,11 @@ def main(argv=None) -> int:
 
 
 def header(args, rank: int, score: float | None, length: int) -> str:
-    """The line printed above each sample (report/analyses.py reads these)."""
+    """The line printed above each sample."""
     if args.method == "beam":
         return (f"beam {rank}/{args.beam_width}: log-probability {score:.3f} "
                 f"({score / length:.3f} per character)")
-    label = "greedy" if args.method == "greedy" else f"sample, tau={args.temperature:g}"
+    label = "greedy" if args.method == "greedy" else f"sample, beta={args.temperature:g}"
     return f"{label} {rank}/{args.num_samples}"
 
 

@@ -3,9 +3,10 @@
 All three feed the prompt through the model once and then step one character at a time, carrying
 the LSTM state ``(h, c)``; the prefix is never re-run.
 
-Temperature follows the assignment: ``p = softmax(tau * logits)``. ``tau`` MULTIPLIES the logits,
-so ``tau = 2`` is greedier, ``tau = 0.5`` more random, and greedy decoding is the limit
-``tau -> inf`` (many libraries divide by the temperature instead).
+Temperature follows the assignment: ``p = softmax(beta * logits)`` with ``beta`` the inverse
+temperature (``--temperature`` is beta). It MULTIPLIES the logits, so ``beta = 2`` is greedier,
+``beta = 0.5`` more random, and greedy decoding is the limit ``beta -> inf`` (many libraries divide
+by a temperature T = 1/beta instead).
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def generate(model, prompt_ids, length: int, temperature: float | None = None,
     Args:
         prompt_ids: ``(B, P)`` (or ``(P,)``) ids, ``P >= 1``; all prompts of a batch have one length.
         length: number of new characters.
-        temperature: ``None`` for greedy (argmax); else ``tau`` of ``softmax(tau * logits)``.
+        temperature: ``None`` for greedy (argmax); else ``beta`` of ``softmax(beta * logits)``.
         generator: the random source of temperature sampling (reproducible samples).
     Returns:
         ``(B, length)`` ids of the new characters (without the prompt).
@@ -140,24 +141,24 @@ def beam_search(model, prompt_ids, length: int, beam_width: int, length_norm: fl
 def training_samples(model, vocabulary, generator: torch.Generator, step: int, validation_loss: float) -> dict:
     """The row written to samples.jsonl (and, as text, to samples.txt) during training: 5 greedy
     samples of 30 characters and 2 of 120 from random first characters, and one 120-character sample
-    at each tau in {0.5, 1, 2}. Each text starts with its random first character (``prompt`` None)."""
+    at each beta in {0.5, 1, 2}. Each text starts with its random first character (``prompt`` None)."""
     device = next(model.parameters()).device
     groups = []
     for n, length in ((5, 30), (2, 120)):
         start = torch.randint(0, len(vocabulary), (n, 1), generator=generator).to(device)   # (n, 1)
         rest = generate(model, start, length - 1)                                        # (n, length-1)
         groups.append(_group("greedy", length, None, vocabulary, torch.cat([start, rest], 1)))
-    for tau in (0.5, 1.0, 2.0):
+    for beta in (0.5, 1.0, 2.0):
         start = torch.randint(0, len(vocabulary), (1, 1), generator=generator).to(device)   # (1, 1)
-        rest = generate(model, start, 119, temperature=tau, generator=generator)         # (1, 119)
-        groups.append(_group("temperature", 120, tau, vocabulary, torch.cat([start, rest], 1)))
+        rest = generate(model, start, 119, temperature=beta, generator=generator)        # (1, 119)
+        groups.append(_group("temperature", 120, beta, vocabulary, torch.cat([start, rest], 1)))
     loss = validation_loss if math.isfinite(validation_loss) else None
     return {"step": step, "validation_loss": loss, "groups": groups}
 
 
-def _group(kind: str, length: int, tau: float | None, vocabulary, ids: torch.Tensor) -> dict:
+def _group(kind: str, length: int, beta: float | None, vocabulary, ids: torch.Tensor) -> dict:
     texts = ["".join(vocabulary[i] for i in row) for row in ids.tolist()]   # ids (n, length)
-    return {"kind": kind, "length": length, "temperature": tau, "prompt": None, "texts": texts}
+    return {"kind": kind, "length": length, "temperature": beta, "prompt": None, "texts": texts}
 
 
 def samples_text(row: dict) -> str:
@@ -169,7 +170,8 @@ def samples_text(row: dict) -> str:
         if group["kind"] == "greedy":
             lines.append(f"greedy, {group['length']} characters:")
         else:
-            lines.append(f"sampled, tau={group['temperature']:g} (softmax(tau*logits)), {group['length']} characters:")
+            lines.append(f"sampled, beta={group['temperature']:g} (softmax(beta*logits)), "
+                         f"{group['length']} characters:")
         lines += [f"  {_one_line(text)}" for text in group["texts"]]
     return "\n".join(lines) + "\n\n"
 

@@ -1,6 +1,6 @@
 """Part 2 of the report, from the final model: long greedy samples (q. 2.1b), temperature (2.1c),
 sentence completions (2.2) and beam search (2.3), read from the ``--json`` files ``part2/sample.py``
-wrote under ``<out>/.cache/part2_samples/``; and the worked example of softmax(tau * x)."""
+wrote under ``<out>/.cache/part2_samples/``; and the worked example of softmax(beta * x)."""
 from __future__ import annotations
 
 import math

@@ -222,7 +222,7 @@ PIECES = [
           part2_train_cmds("part2_best"), part2.collect_part2_best),
     Piece("part2_samples", "part 2: greedy, temperature, beam, completions (q. 2.1-2.3)",
           part2_samples_cmds, part2.collect_part2_samples, needs=("part2_train",)),
-    Piece("temperature", "part 2: worked example of softmax(tau * x) (q. 2.1c)",
+    Piece("temperature", "part 2: worked example of softmax(beta * x) (q. 2.1c)",
           no_commands, part2.collect_temperature),
     Piece("figure2", "part 3: the Figure 2 graph, A~, hops, message passing (q. 3.1, 3.2)",
           figure2_cmds, part3.collect_figure2),

@@ -67,7 +67,7 @@ def test_end_to_end_train_then_evaluate_and_sample(tmp_path, book):
     greedy30 = block.split("greedy, 30 characters:\n")[1].split("greedy, 120")[0].splitlines()
     assert len(greedy30) == 5
     assert all(len(line.strip().replace("\\n", "\n").replace("\\\\", "\\")) <= 30 for line in greedy30)
-    assert "tau=0.5" in block and "tau=2" in block
+    assert "beta=0.5" in block and "beta=2" in block
     assert_sample_rows(summ, [20, 40], rows)
     assert (summ / "curves.png").stat().st_size > 1000
     assert list((summ / "tensorboard").glob("events.out.tfevents.*"))
@@ -364,7 +364,7 @@ def test_sample_seed_gives_the_same_text_and_another_seed_another(tmp_path, best
     assert [s["text"] for s in first] != [s["text"] for s in other]
     assert first[0]["text"] != first[1]["text"]                            # two draws, not one twice
     printed = capsys.readouterr().out
-    assert first[0]["text"] in printed and "--- sample, tau=1 1/2" in printed
+    assert first[0]["text"] in printed and "--- sample, beta=1 1/2" in printed
 
 
 def test_sample_greedy_decodes_with_the_books_vocabulary(tmp_path, best, book):
