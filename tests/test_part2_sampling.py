@@ -1,4 +1,4 @@
-"""part2/sampling.py: greedy, temperature (softmax(beta * logits), beta the inverse temperature) and beam search on toy models."""
+"""part2/sampling.py: greedy, temperature (softmax(beta * logits)) and beam search on toy models."""
 from __future__ import annotations
 
 import itertools
