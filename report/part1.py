@@ -8,8 +8,9 @@ import math
 
 from common.io import markdown_table, read_csv, read_json
 from report.part1_ablation import build_ablation
-from report.part1_study import build_study, pct_floor
-from report.store import Context, need, put_figure, put_file, put_table, put_values, pyplot, savefig
+from report.part1_study import build_study
+from report.store import (Context, need, pct_floor, put_figure, put_file, put_table, put_values, pyplot,
+                          savefig)
 
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 

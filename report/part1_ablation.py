@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from common.io import markdown_table, read_json
-from report.part1_study import finished, pct_floor, plural, study_rows
-from report.store import Context, put_table, put_values
+from report.part1_study import finished, study_rows
+from report.store import Context, pct_floor, plural, put_table, put_values
 
 CORNERS = (("nochrono_lr1e-3", "off", "baseline"), ("chrono_lr1e-3", "on", "chrono_lr1e-3"),
            ("nochrono_lr_recipe", "off", "nochrono_lr_recipe"), ("chrono_lr_recipe", "on", "tuned"))

@@ -12,7 +12,8 @@ import math
 
 from common.io import markdown_table, read_csv, read_json, write_csv
 from part1.study import recipe_kind
-from report.store import Context, put_file, put_table, put_values, pyplot, savefig
+from report.store import (Context, pct_ceil, pct_floor, plural, put_file, put_table, put_values,
+                          pyplot, savefig)
 
 STUDY_PIECES = (("length_study", "tuned"), ("baseline", "baseline"), ("curriculum", "curriculum"))
 # (model, kind) in table and legend order, with the figure's colour and marker
@@ -22,17 +23,6 @@ SERIES = ((("RNN", "tuned"), "tab:red", "s"), (("LSTM", "tuned"), "tab:blue", "o
 KIND_LABEL = {"tuned": "tuned", "baseline": "baseline (assignment's training defaults)",
               "curriculum": "curriculum (separate study)"}
 THRESHOLD = 0.99  # "solved": every seed's test accuracy at or above this
-
-
-def pct_floor(x, places: int = 2) -> str:
-    """A fraction as a percentage rounded DOWN, so that no claim is rounded in its favour
-    (0.99995 prints as 99.99%, never 100.00%)."""
-    value = math.floor(float(x) * 100 * 10 ** places + 1e-6) / 10 ** places
-    return f"{value:.{places}f}%"
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def finished(ctx: Context, piece: str) -> bool:
@@ -183,11 +173,6 @@ def _early_stop_values(ctx: Context) -> dict:
     return {}
 
 
-def _pct_ceil(x, places: int = 2) -> str:
-    value = math.ceil(float(x) * 100 * 10 ** places - 1e-6) / 10 ** places
-    return f"{value:.{places}f}%"
-
-
 def _span(lengths: list[int]) -> str:
     return f"$T$ = {lengths[0]}" if len(lengths) == 1 else f"$T$ = {lengths[0]}–{lengths[-1]}"
 
@@ -250,7 +235,7 @@ def overlap_sentence(stats: dict) -> str:
         else:
             seen = max(series[t]["seen_max"] for series in stats.values() if t in series)
             cover = 1 - (1 - 1 / distinct) ** seen
-            parts.append(f"at $T$ = {t} no run saw more than an expected {_pct_ceil(cover)} of "
+            parts.append(f"at $T$ = {t} no run saw more than an expected {pct_ceil(cover)} of "
                          f"the {distinct:,}")
     return "; ".join(parts) + "." if parts else ""
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from common.io import markdown_table, read_csv, read_json
 from report.part2_samples import PROMPTS, SampleOutputs, collect_part2_samples, collect_temperature
-from report.part2_text import count, distinct_ngrams, find_cycle, listing
-from report.store import Context, code_cell, need, pct, put_figure, put_file, put_table, put_values
+from report.part2_text import distinct_ngrams, find_cycle
+from report.store import Context, code_cell, join_words, need, pct, plural, put_figure, put_file, put_table, put_values
 
 __all__ = ["PROMPTS", "SampleOutputs", "collect_part2_samples", "collect_temperature",
            "collect_part2_train", "collect_part2_best"]
@@ -123,7 +123,7 @@ def defaults_sentence(args: dict) -> str:
     flags = ", ".join(f"`--{k}`" for k in ASSIGNMENT)
     if not changed:
         return f"{flags} are the assignment's defaults, kept so that this run answers question 2.1 as asked"
-    return (f"{flags} are the assignment's defaults except {listing(changed)}, to fit this mode's "
+    return (f"{flags} are the assignment's defaults except {join_words(changed)}, to fit this mode's "
             "smaller budget")
 
 
@@ -153,7 +153,7 @@ def _stage_tables(ctx: Context, run: Run, rows: list[dict]) -> dict:
     first, last = (_group(rows[i], "greedy", long)["texts"] for i in (0, -1))
     loops = [sum(find_cycle(t) is not None for t in texts) for texts in (first, last)]
     grams = [sum(distinct_ngrams(t, 4) for t in texts) / len(texts) for texts in (first, last)]
-    return {"part2.stage_count": count(len(rows), "stage"),
+    return {"part2.stage_count": plural(len(rows), "stage"),
             "part2.stage_picks": {1: "The only stage", 2: "The first and last stage"}.get(
                 len(picks), "The first, middle and last stage"),
             "part2.stage_short": str(short), "part2.stage_long": str(long),
@@ -258,7 +258,7 @@ def collect_part2_best(ctx: Context) -> None:
     same_t = main.args["seq_length"] == best.args["seq_length"]
     values = best.numbers("part2_best")
     values.update({
-        "part2_best.flags": listing([f"`--{f}`" for f in flags]) if flags else "no flag",
+        "part2_best.flags": join_words([f"`--{f}`" for f in flags]) if flags else "no flag",
         "part2_best.budget": _budget(main, best),
         "part2_best.compare": _compare(main, best),
         "part2_best.windows_note": (

@@ -8,9 +8,10 @@ from pathlib import Path
 from statistics import mean
 
 from common.io import markdown_table, read_json
-from report.part2_text import (MIN_CYCLE_SPAN, book_words, count, distinct_ngrams, diverging_context,
-                               find_cycle, listing, longest_common, word_share)
-from report.store import ROOT, Context, code_cell, fixed, need, put_table, put_values
+from report.part2_text import (MIN_CYCLE_SPAN, book_words, distinct_ngrams, diverging_context,
+                               find_cycle, longest_common, word_share)
+from report.store import (ROOT, Context, code_cell, fixed, join_words, need, plural, put_table,
+                          put_values)
 
 # Book-related prompts for the sentence completions (question 2.2) and beam search (2.3).
 PROMPTS = ["Sleeping beauty is", "Once upon a time there was", "The wolf said",
@@ -39,29 +40,29 @@ class SampleOutputs:
         return mine.replace(str(self.ctx.out), "<out>")
 
 
-def cycles_sentence(texts: list[str], noun: str, plural: str | None = None) -> str:
+def cycles_sentence(texts: list[str], noun: str, nouns: str | None = None) -> str:
     """How many of ``texts`` end in a loop (from some character on, the text repeats itself to its
     end, ``find_cycle``), its period and where it begins."""
     cycles = [c for c in map(find_cycle, texts) if c]
-    many = count(len(texts), noun, plural)
+    many = plural(len(texts), noun, nouns)
     if len(texts) == 1:
         if not cycles:
             return f"the {noun} does not end in a loop"
         c = cycles[0]
         return (f"the {noun} ends in a loop: from character {c.start + 1} on it repeats itself every "
-                f"{count(c.period, 'character')} to its end")
+                f"{plural(c.period, 'character')} to its end")
     if not cycles:
         return f"none of the {many} ends in a loop"
     if len(cycles) == 1:
         c = cycles[0]
         return (f"1 of the {many} ends in a loop: from character {c.start + 1} on it repeats itself "
-                f"every {count(c.period, 'character')} to its end")
-    who = (f"all {many}" if len(texts) > 2 else f"both {plural or noun + 's'}") \
+                f"every {plural(c.period, 'character')} to its end")
+    who = (f"all {many}" if len(texts) > 2 else f"both {nouns or noun + 's'}") \
         if len(cycles) == len(texts) else f"{len(cycles)} of the {many}"
     return (f"{who} end in a loop: from some character on, each repeats itself to its end "
-            f"({count(len({c.text for c in cycles}), 'distinct loop')}; the period in characters: "
-            f"{listing([str(c.period) for c in cycles])}; the loop begins at character "
-            f"{listing([str(c.start + 1) for c in cycles])})")
+            f"({plural(len({c.text for c in cycles}), 'distinct loop')}; the period in characters: "
+            f"{join_words([str(c.period) for c in cycles])}; the loop begins at character "
+            f"{join_words([str(c.start + 1) for c in cycles])})")
 
 
 def _stretch(text: str) -> str:
@@ -74,7 +75,7 @@ def sameness(texts: list[str], noun: str) -> str:
     the longest stretch they all contain."""
     k = len(set(texts))
     what = ("all different" if len(texts) > 2 else "different") if k == len(texts) else "one and the same text" if k == 1 \
-        else f"only {count(k, 'distinct text')}"
+        else f"only {plural(k, 'distinct text')}"
     shared = longest_common(texts)
     both = f"all {len(texts)}" if len(texts) > 2 else "both"
     tail = (f", and {both} contain the same stretch of {len(shared)} characters, "
@@ -93,9 +94,9 @@ def converge_sentence(texts: list[str]) -> str:
     tails = sorted((t[s:] for t, s in zip(texts, starts)), key=len)
     if not all(tails[-1].startswith(t) for t in tails):
         return ""
-    return (f"; the shared stretch begins at character {listing([str(s + 1) for s in starts])}, and "
+    return (f"; the shared stretch begins at character {join_words([str(s + 1) for s in starts])}, and "
             f"from there on the continuations are one and the same text: the prompts kept the greedy "
-            f"texts apart for at most {count(max(starts), 'character')}")
+            f"texts apart for at most {plural(max(starts), 'character')}")
 
 
 def context_sentence(texts: list[str], seq_length: int) -> str:
@@ -108,8 +109,8 @@ def context_sentence(texts: list[str], seq_length: int) -> str:
                 "characters, so these samples never show the model using more than its last character")
     where = "inside" if top < seq_length else "beyond"
     return (f"the longest stretch that occurs twice in a sample and is followed by two different "
-            f"characters is {listing([str(n) for n in longest])} characters long, so nothing in these "
-            f"samples shows the model using more than its last {count(top + 1, 'character')}, "
+            f"characters is {join_words([str(n) for n in longest])} characters long, so nothing in these "
+            f"samples shows the model using more than its last {plural(top + 1, 'character')}, "
             f"{where} the {seq_length}-character training window")
 
 
@@ -208,12 +209,12 @@ def _beam(ctx: Context, prompts: list[str], found: list[dict], width: int) -> di
     if len(prompts) == 1:
         found_for = "for the prompt" if better else "not for the prompt"
     else:
-        found_for = f"for {better} of the {count(len(prompts), 'prompt')}"
+        found_for = f"for {better} of the {plural(len(prompts), 'prompt')}"
     if better == len(prompts):
         found_for += ": here it is at least as good a *search* for the model's most probable text"
     return {"part2.beam_found": found_for,
             "part2.beam_width": str(width),
-            "part2.ngram_order": listing([f"{names[k]} ({_fmt(share[k])})" for k in order]),
+            "part2.ngram_order": join_words([f"{names[k]} ({_fmt(share[k])})" for k in order]),
             "part2.greedy_cycles": (sameness(greedy, "greedy continuations") + converge_sentence(greedy)
                                     + "; " if len(greedy) > 1 else "")
             + cycles_sentence(greedy, "greedy continuation")}

@@ -11,16 +11,6 @@ MIN_CYCLE_SPAN = 16
 WORD = re.compile(r"[A-Za-z]+")
 
 
-def count(n: int, singular: str, plural: str | None = None) -> str:
-    """``"1 prompt"``, ``"4 prompts"``."""
-    return f"{n} {singular if n == 1 else plural or singular + 's'}"
-
-
-def listing(items: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def distinct_ngrams(text: str, n: int = 8) -> float:
     """Share of distinct character n-grams: 1 for text that never repeats itself, near 0 for a loop."""
     grams = [text[i:i + n] for i in range(len(text) - n + 1)]

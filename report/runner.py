@@ -208,7 +208,6 @@ def write_run_info(ctx: Context, pieces: list[Piece], records: dict, environment
     done = [p.name for p in pieces if f"provenance.{p.name}.mode" in values]
     note = MODE_NOTES[ctx.mode]
     values["run.provenance"] = provenance_sentence(done, values, len(pieces)) + (" " + note if note else "")
-    values["run.mode_note"] = note or "This is a full run."
     put_table(ctx, "timings.md", markdown_table(
         ["piece", "mode", "this invocation", "seconds", "finished (UTC)", "commit"], rows))
     flag = {"smoke": " --smoke", "quick": " --quick", "full": ""}[ctx.mode]

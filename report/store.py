@@ -6,6 +6,7 @@ A run writes into one folder ``out``: ``figures/`` (PNG), ``tables/`` (Markdown,
 """
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,25 @@ def pct(x) -> str:
     return fixed(100 * float(x), 1, bounds=(0.0, 100.0)) + "%"
 
 
+def pct_floor(x, places: int = 2) -> str:
+    """A fraction as a percentage rounded DOWN, for a lower bound ("at least"): 0.99995 prints as
+    99.99%, never 100.00%."""
+    return _pct_rounded(math.floor, float(x) * 100 * 10 ** places + 1e-6, places)
+
+
+def pct_ceil(x, places: int = 2) -> str:
+    """A fraction as a percentage rounded UP, for an upper bound ("no more than")."""
+    return _pct_rounded(math.ceil, float(x) * 100 * 10 ** places - 1e-6, places)
+
+
+def _pct_rounded(rounding, scaled: float, places: int) -> str:
+    return f"{rounding(scaled) / 10 ** places:.{places}f}%"
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
-    """``n`` and the noun in agreement: "1 seed", "3 seeds" (``many`` for irregular plurals)."""
-    return f"{n} {word if n == 1 else many or word + 's'}"
+    """``n`` and the noun in agreement: "1 seed", "3 seeds", "1,000 palindromes" (``many`` for
+    irregular plurals)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def join_words(items) -> str:

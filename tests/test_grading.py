@@ -44,6 +44,13 @@ def messages(result: dict) -> dict[str, str]:
     return {row["name"]: row["message"] for row in result["checks"]}
 
 
+def assert_costs_exactly(result: dict, expected: dict[str, str]) -> None:
+    """Exactly the checks named in ``expected`` fail, each with its message fragment."""
+    assert failed(result) == set(expected), messages(result)
+    for name, fragment in expected.items():
+        assert fragment in messages(result)[name]
+
+
 def copy_repository(tmp_path: Path) -> Path:
     """This repository's skeleton files and the packages they import, as a submission."""
     root = tmp_path / "submission"
@@ -99,9 +106,7 @@ def test_a_planted_bug_costs_exactly_the_checks_it_breaks(tmp_path, bug):
     for edit in edits:
         plant(root, *edit)
     result = grade(root, only=part)
-    assert failed(result) == set(expected), messages(result)
-    for name, fragment in expected.items():
-        assert fragment in messages(result)[name]
+    assert_costs_exactly(result, expected)
 
 
 def test_a_submission_in_another_style_gets_full_marks():
@@ -186,9 +191,7 @@ def test_an_edit_of_another_style_costs_exactly_the_checks_it_breaks(tmp_path, b
     for edit in edits:
         plant(root, *edit)
     result = grade(root, only=only)
-    assert failed(result) == set(expected), messages(result)
-    for name, fragment in expected.items():
-        assert fragment in messages(result)[name]
+    assert_costs_exactly(result, expected)
     if bug in FIXTURE_NOTES:
         name, fragment = FIXTURE_NOTES[bug]
         assert fragment in messages(result)[name]

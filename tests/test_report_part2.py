@@ -1,7 +1,8 @@
 """The measures and generated sentences of the report's part 2, on small hand-made inputs."""
 from report.part2 import Run
 from report.part2_samples import cycles_sentence, sameness
-from report.part2_text import count, find_cycle, listing, word_share
+from report.part2_text import find_cycle, word_share
+from report.store import join_words, plural
 
 
 def test_a_loop_is_found_with_its_period_and_start():
@@ -23,8 +24,8 @@ def test_words_cut_by_the_end_or_in_the_prompt_are_not_counted():
 
 
 def test_generated_sentences_agree_in_number():
-    assert count(1, "prompt") == "1 prompt" and count(4, "prompt") == "4 prompts"
-    assert listing(["a"]) == "a" and listing(["a", "b", "c"]) == "a, b and c"
+    assert plural(1, "prompt") == "1 prompt" and plural(4, "prompt") == "4 prompts"
+    assert join_words(["a"]) == "a" and join_words(["a", "b", "c"]) == "a, b and c"
     assert cycles_sentence(["abcdefghij"], "greedy continuation") == (
         "the greedy continuation does not end in a loop")
     assert cycles_sentence(["abcdefghij", "klmnopqrst"], "sample") == "none of the 2 samples ends in a loop"

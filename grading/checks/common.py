@@ -63,6 +63,16 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}{student_frame(exc)}{hint}"
 
 
+def item_pair(dataset, index: int, name: str) -> tuple:
+    """``(inputs, target) = dataset[index]`` of the student's dataset, or a failure naming
+    ``name[index]`` (also when the item is not a pair)."""
+    try:
+        inputs, target = dataset[index]
+        return inputs, target
+    except Exception as exc:
+        raise CheckFailed(f"{name}[{index}] failed: {describe(exc)}") from None
+
+
 def student_module(part: str, name: str):
     """Import ``part/name.py`` of the submission, or fail with what went wrong."""
     path = Path(part) / f"{name}.py"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import CheckFailed, construct, describe, student_class
+from .common import CheckFailed, construct, describe, item_pair, student_class
 
 LENGTHS = (5, 8)       # an odd and an even length: the middle digit is handled differently
 ITEMS = 40             # items inspected per length
@@ -42,10 +42,7 @@ def _items(dataset, seq_length: int) -> list[list[int]]:
     """The first items as full sequences ``digits + [target]``."""
     sequences = []
     for index in range(ITEMS):
-        try:
-            digits, target = dataset[index]
-        except Exception as exc:
-            raise CheckFailed(f"PalindromeDataset({seq_length})[{index}] failed: {describe(exc)}") from None
+        digits, target = item_pair(dataset, index, f"PalindromeDataset({seq_length})")
         target = _digits(target, f"the target of item {index}")
         if len(target) != 1:
             raise CheckFailed(f"the target of item {index} has {len(target)} values, expected one digit")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .common import CheckFailed, construct, describe, student_class
+from .common import CheckFailed, construct, describe, item_pair, student_class
 
 SEQ_LENGTH, ITEMS = 20, 12
 HASH_SEEDS = ("1",)  # a fresh interpreter besides the sandbox's own PYTHONHASHSEED=0: one other
@@ -95,10 +95,7 @@ def ids(value) -> list[int]:
 def items(dataset) -> list[tuple[list[int], list[int]]]:
     pairs = []
     for index in range(ITEMS):
-        try:
-            inputs, targets = dataset[index]
-        except Exception as exc:
-            raise CheckFailed(f"dataset[{index}] failed: {describe(exc)}") from None
+        inputs, targets = item_pair(dataset, index, "dataset")
         pairs.append((ids(inputs), ids(targets)))
     return pairs
 
