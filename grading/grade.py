@@ -6,41 +6,69 @@ submission's files, the grader's code and the settings, so that batch mode knows
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import platform
+import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 from grading import GradingError, sandbox
-from grading.registry import PARTS, Check
+from grading.intake import find_roots, missing
+from grading.registry import Check
 
 PACKAGE = Path(__file__).resolve().parent
 
 
-def _has_parts(folder: Path) -> bool:
-    return any((folder / part).is_dir() for part in PARTS)
-
-
 def find_root(path: Path) -> tuple[Path, str]:
-    """The folder that holds part1/ or part2/: the submission itself, or the one folder inside it
-    (up to two levels down) that does, as an unpacked archive often adds a level; and a note."""
+    """The folder that holds part1/ or part2/ (or part_1/, part_2/ as the course README writes them):
+    the submission itself, or the one folder at any depth inside it that does, as an unpacked
+    archive often adds a level or two; and a note."""
     if not path.exists():
         raise GradingError(f"submission folder '{path}' does not exist")
     if not path.is_dir():
-        raise GradingError(f"'{path}' is not a folder; pass the folder that holds part1/ and part2/")
-    if _has_parts(path):
+        raise GradingError(f"'{path}' is not a folder; pass the folder that holds part1/ and part2/, or its zip")
+    inner = find_roots(path)
+    if inner == [path]:
         return path, ""
-    inner = [d for d in sorted([*path.glob("*/"), *path.glob("*/*/")])
-             if _has_parts(d) and not any(p.startswith((".", "__")) for p in d.relative_to(path).parts)]
     if len(inner) == 1:
         return inner[0], f"graded {inner[0].relative_to(path)}/, the folder inside that holds the parts"
     if inner:
         names = ", ".join(str(d.relative_to(path)) for d in inner[:4])
         return path, f"several folders inside hold the parts ({names}): pass one, or --batch for a folder of them"
     return path, "no part1/ or part2/ folder found"
+
+
+@contextlib.contextmanager
+def readable(root: Path):
+    """``root``, or a copy of it with ``part_1/`` renamed ``part1/`` (the checks and the skeleton's
+    imports say ``part1``; a link keeps the old name for the student's own imports) and a note."""
+    renames = [(old, new) for new, old in (("part1", "part_1"), ("part2", "part_2"), ("part3", "part_3"))
+               if (root / old).is_dir() and not (root / new).exists()]
+    if not renames:
+        yield root, ""
+        return
+    with tempfile.TemporaryDirectory(prefix="grading-parts-") as tmp:
+        copy = sandbox.copy_submission(root, Path(tmp) / root.name)
+        for old, new in renames:
+            (copy / old).rename(copy / new)
+            (copy / old).symlink_to(new, target_is_directory=True)
+        yield copy, "; ".join(f"{old}/ read as {new}/" for old, new in renames)
+
+
+def versions() -> dict[str, str]:
+    """The versions a grade was computed with (read from the installed packages, torch not imported)."""
+    found = {"python": platform.python_version()}
+    for package in ("torch", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
 
 
 def fingerprint(root: Path, checks: list[Check], limits: sandbox.Limits) -> str:
@@ -88,17 +116,21 @@ def score(result: dict, rubric: dict[str, float]) -> dict:
 
 
 def grade_submission(path: Path, checks: list[Check], rubric: dict[str, float], limits: sandbox.Limits,
-                     workers: int = 1, on_done: Callable = lambda: None) -> dict:
-    root, note = find_root(path)
+                     workers: int = 1, on_done: Callable = lambda: None, deliverables: list[Check] = ()) -> dict:
+    """Run ``checks`` (scored) and ``deliverables`` (the student's scripts, reported only) on ``path``."""
+    found, note = find_root(path)
     sandbox.zygote()  # started once here, not by the first of several threads
 
-    def run(check: Check) -> dict:
-        outcome = sandbox.run_check(root, check, limits)
-        return {"name": check.name, "part": check.part, "title": check.title, "status": outcome.status,
-                "message": outcome.message, "seconds": round(outcome.seconds, 2)}
+    with readable(found) as (root, renamed):
+        def run(check: Check) -> dict:
+            outcome = sandbox.run_check(root, check, limits)
+            return {"name": check.name, "part": check.part, "title": check.title, "status": outcome.status,
+                    "message": outcome.message, "seconds": round(outcome.seconds, 2)}
 
-    rows = run_parallel(run, checks, workers, on_done)
-    result = {"submission": path.resolve().name, "path": str(path), "root": str(root), "note": note,
-              "fingerprint": fingerprint(root, checks, limits), "limits": asdict(limits),
-              "python": platform.python_version(), "checks": rows}
+        rows = run_parallel(run, [*checks, *deliverables], workers, on_done)
+    result = {"submission": path.resolve().name, "path": str(path), "root": str(found),
+              "note": "; ".join(filter(None, [note, renamed])), "missing": missing(found, path),
+              "fingerprint": fingerprint(found, [*checks, *deliverables], limits), "limits": asdict(limits),
+              "versions": versions(), "python": platform.python_version(),
+              "checks": rows[:len(checks)], "deliverables": rows[len(checks):]}
     return score(result, rubric)
