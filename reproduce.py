@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", type=parse_only, default=None, metavar="PIECES",
                         help=f"comma-separated subset of: {', '.join(PIECE_NAMES)}")
     parser.add_argument("--workers", type=positive_int, default=1,
-                        help="parallel worker processes of the length study (part1/length_study.py "
+                        help="parallel worker processes of the length study (experiments/length_study.py "
                              "--workers); results do not depend on it")
     parser.add_argument("--quiet", action="store_true",
                         help="print only failures and the closing lines, no progress")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from part1.recipes import as_argv, recipe
+from experiments.length_study import as_argv, recipe
 from report import part1, part2, part3
 from report.store import Context
 
@@ -36,11 +36,10 @@ MODES = {
         "grads": {"length": 100, "train_steps": 3, "batch_size": 8, "eval_every": 3,
                   "eval_size": 100, "test_size": 100, "time_limit": 60, "grad_batch": 4},
         "part2_train": ["--train_steps", "20", "--batch_size", "16", "--lstm_num_hidden", "32",
-                        "--val_every", "10", "--sample_every", "10", "--print_every", "5",
-                        "--checkpoint_every", "10"],
-        "part2_best": ["--preset", "best", "--train_steps", "10", "--batch_size", "8",
-                       "--lstm_num_hidden", "16", "--seq_length", "20", "--val_every", "5",
-                       "--sample_every", "5", "--print_every", "5", "--checkpoint_every", "5"],
+                        "--eval_every", "10", "--sample_every", "10", "--print_every", "5"],
+        "part2_best": ["--train_steps", "10", "--batch_size", "8",
+                       "--lstm_num_hidden", "16", "--seq_length", "20", "--eval_every", "5",
+                       "--sample_every", "5", "--print_every", "5"],
         "part2_samples": {"prompts": 1, "length": 20, "long": 40, "num_samples": 2},
         "karate": ["--epochs", "20", "--num_seeds", "2", "--snapshots", "2"],
     },
@@ -54,11 +53,11 @@ MODES = {
                        "test_size": 2000, "time_limit": 90},
         "grads": {"length": 100, "train_steps": 400, "eval_every": 50, "eval_size": 500,
                   "test_size": 2000, "time_limit": 120, "grad_batch": 16},
-        "part2_train": ["--train_steps", "600", "--val_every", "100", "--sample_every", "100",
-                        "--print_every", "10", "--checkpoint_every", "100", "--time_limit", "360"],
-        "part2_best": ["--preset", "best", "--train_steps", "100", "--lstm_num_hidden", "64",
-                       "--val_every", "50", "--sample_every", "50", "--print_every", "10",
-                       "--checkpoint_every", "50", "--time_limit", "120"],
+        "part2_train": ["--train_steps", "600", "--eval_every", "100", "--sample_every", "100",
+                        "--print_every", "10", "--time_limit", "360"],
+        "part2_best": ["--train_steps", "100", "--lstm_num_hidden", "64",
+                       "--eval_every", "50", "--sample_every", "50", "--print_every", "10",
+                       "--time_limit", "120"],
         "part2_samples": {"prompts": 4, "length": 80, "long": 200, "num_samples": 3},
         "karate": ["--num_seeds", "5"],
     },
@@ -73,9 +72,9 @@ MODES = {
                   "test_size": 10000, "time_limit": 900, "grad_batch": 16},
         # the assignment's settings (T = 30 and the course defaults); the step budgets decide when
         # a run ends, the time limits only guard against a machine far slower than this one
-        "part2_train": ["--train_steps", "20000", "--val_every", "1000", "--sample_every", "1000",
+        "part2_train": ["--train_steps", "20000", "--eval_every", "1000", "--sample_every", "1000",
                         "--print_every", "100", "--time_limit", "2400"],
-        "part2_best": ["--preset", "best", "--sample_every", "1100", "--print_every", "100",
+        "part2_best": ["--sample_every", "1100", "--print_every", "100",
                        "--time_limit", "2400"],
         "part2_samples": {"prompts": 4, "length": 120, "long": 300, "num_samples": 5},
         "karate": [],
@@ -84,11 +83,12 @@ MODES = {
 
 
 def study_cmds(piece: str, *variant) -> Callable[[Context], list]:
-    """The commands of a length-study piece: ``part1/length_study.py`` with ``variant`` flags (e.g.
+    """The commands of a length-study piece: ``experiments/length_study.py`` with ``variant`` flags (e.g.
     ``--baseline``) and the mode's budget, into the piece's cache folder."""
     def commands(ctx: Context) -> list:
         workers = ["--workers", ctx.workers] if ctx.workers > 1 else []
-        return [["part1/length_study.py", *variant, "--out_dir", ctx.cache(piece), "--device", "cpu",
+        return [["experiments/length_study.py", *variant, "--models", "RNN", "LSTM", "--out_dir",
+                 ctx.cache(piece), "--device", "cpu",
                  *ctx.cfg[piece], *workers]]
     return commands
 
@@ -111,20 +111,20 @@ def chrono_ablation_cmds(ctx: Context) -> list:
                                                        "test_size", "time_limit") if key in budget})
             flags.update(seed=seed, device="cpu", quiet=True,
                          out_dir=ctx.cache("chrono_ablation") / f"{label}_s{seed}")
-            cmds.append(["part1/train.py", "--model_type", "LSTM", "--input_length", length,
+            cmds.append(["experiments/train_fast.py", "--model_type", "LSTM", "--input_length", length,
                          *as_argv(flags)])
     return cmds
 
 
 def part1_train_cmd(ctx: Context, model_type: str, budget: dict, out_dir: Path, **changes) -> list:
-    """``part1/train.py`` with the length study's recipe for ``budget['length']``, the mode's budget
-    and ``changes`` (e.g. another optimizer) on top."""
+    """``experiments/train_fast.py`` (part1/train.py with the hand-written backward) with the
+    length study's recipe for ``budget['length']``, the mode's budget and ``changes`` on top."""
     flags = recipe(model_type, budget["length"])
     flags.update({key: budget[key] for key in ("train_steps", "eval_every", "eval_size",
                                                "test_size", "time_limit", "batch_size")
                   if key in budget})
     flags.update(changes, seed=0, device="cpu", quiet=True, out_dir=out_dir)
-    return ["part1/train.py", "--model_type", model_type, "--input_length", budget["length"],
+    return ["experiments/train_fast.py", "--model_type", model_type, "--input_length", budget["length"],
             *as_argv(flags)]
 
 
@@ -138,15 +138,16 @@ def grads_cmds(ctx: Context) -> list:
     return [part1_train_cmd(ctx, "RNN", g, c / "RNN"), part1_train_cmd(ctx, "LSTM", g, c / "LSTM"),
             ["part1/grads_over_time.py", "--input_length", g["length"],
              "--batch_size", g["grad_batch"], "--input_dim", 10, "--device", "cpu",
-             "--rnn_model", c / "RNN" / "model.pt", "--lstm_model", c / "LSTM" / "model.pt",
+             "--models", "RNN", "LSTM", "--trained", c / "RNN" / "model.pt", c / "LSTM" / "model.pt",
              "--out_dir", c / "curves"]]
 
 
-def part2_train_cmds(piece: str) -> Callable[[Context], list]:
-    """``part2/train.py`` on the book with the mode's flags for ``piece``, into its cache folder."""
+def part2_train_cmds(piece: str, script: str = "part2/train.py") -> Callable[[Context], list]:
+    """``script`` (part2/train.py or an experiment of its flags) on the book with the mode's flags
+    for ``piece``, into its cache folder."""
     def commands(ctx: Context) -> list:
         c = ctx.cache(piece)
-        return [["part2/train.py", "--txt_file", ctx.txt_file or DEFAULT_BOOK,
+        return [[script, "--txt_file", ctx.txt_file or DEFAULT_BOOK,
                  "--summary_path", c / "summary", "--checkpoint_dir", c / "checkpoints",
                  "--device", "cpu", "--seed", 0, "--quiet", *ctx.cfg[piece]]]
     return commands
@@ -219,7 +220,7 @@ PIECES = [
     Piece("part2_train", "part 2: the character LSTM on the default book, T = 30 (q. 2.1)",
           part2_train_cmds("part2_train"), part2.collect_part2_train),
     Piece("part2_best", "part 2: the best configuration found, T = 100 and weight drop (extra)",
-          part2_train_cmds("part2_best"), part2.collect_part2_best),
+          part2_train_cmds("part2_best", "experiments/part2_best.py"), part2.collect_part2_best),
     Piece("part2_samples", "part 2: greedy, temperature, beam, completions (q. 2.1-2.3)",
           part2_samples_cmds, part2.collect_part2_samples, needs=("part2_train",)),
     Piece("temperature", "part 2: worked example of softmax(beta * x) (q. 2.1c)",

@@ -83,10 +83,10 @@ def config_hash(ctx: Context, piece: Piece) -> str:
 def with_resume(cmd: list) -> list:
     """Let an interrupted trainer continue from its own checkpoint instead of refusing to start."""
     script = str(cmd[0])
-    if script == "part1/train.py":
+    if script in ("part1/train.py", "experiments/train_fast.py"):
         checkpoint = Path(cmd[cmd.index("--out_dir") + 1]) / "checkpoint.pt"
-    elif script == "part2/train.py":
-        checkpoint = Path(cmd[cmd.index("--checkpoint_dir") + 1]) / "last.pt"
+    elif script in ("part2/train.py", "experiments/part2_best.py"):
+        checkpoint = Path(cmd[cmd.index("--checkpoint_dir") + 1]) / "checkpoint.pt"
     else:
         return cmd
     return cmd + (["--resume"] if checkpoint.exists() else ["--overwrite"])

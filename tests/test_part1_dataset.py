@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from part1.dataset import PalindromeDataset, encode_input, fixed_test_set, mirror, one_hot
+from part1.dataset import (PalindromeDataset, encode_input, fixed_test_set, fixed_validation_set,
+                           mirror)
 
 
 @pytest.mark.parametrize("length", [2, 5, 6, 31])
@@ -94,15 +95,20 @@ def test_mirror_odd_and_even():
     assert mirror(left, 6).tolist() == [[1, 2, 3, 3, 2, 1]]
 
 
-def test_one_hot_and_encode_input():
+def test_encode_input():
     digits = torch.tensor([[3.0, 0.0, 9.0]])
-    hot = one_hot(digits)
+    hot = encode_input(digits, 10)
     assert hot.shape == (1, 3, 10) and hot.dtype == torch.float32
     assert hot.argmax(-1).tolist() == [[3, 0, 9]] and hot.sum().item() == 3
     assert encode_input(digits, 1).shape == (1, 3, 1)
-    assert torch.equal(encode_input(digits, 10), hot)
     with pytest.raises(ValueError):
         encode_input(digits, 4)
+
+
+def test_validation_and_test_sets_are_fixed_and_share_no_palindrome():
+    validation, test = fixed_validation_set(21, 1000)[0], fixed_test_set(21, 1000)[0]
+    assert torch.equal(validation, fixed_validation_set(21, 1000)[0])
+    assert not {tuple(r.tolist()) for r in validation} & {tuple(r.tolist()) for r in test}
 
 
 def test_too_short_palindrome_is_rejected():

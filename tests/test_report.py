@@ -246,16 +246,16 @@ def test_the_number_of_workers_is_passed_on_but_does_not_change_the_hash(tmp_pat
 
 @pytest.mark.parametrize("piece", ["optimizers", "grads"])
 def test_part1_runs_train_with_the_length_studys_recipe(tmp_path, piece):
-    """Every flag of ``part1.recipes.recipe`` reaches part1/train.py unless the mode's budget sets it
+    """Every flag of ``experiments.length_study.recipe`` reaches the trainer unless the mode's budget sets it
     (a hand-made copy of the recipe once dropped --early_stop_patience)."""
-    from part1.recipes import recipe
+    from experiments.length_study import recipe
     from report.pieces import MODES, PIECES
     from report.store import Context
 
     budget = MODES["full"][piece]
     ctx = Context(out=tmp_path, mode="full", cfg=MODES["full"])
     commands = [c for c in next(p for p in PIECES if p.name == piece).commands(ctx)
-                if c[0] == "part1/train.py"]
+                if c[0] == "experiments/train_fast.py"]
     assert commands
     for cmd in map(lambda c: [str(a) for a in c], commands):
         model = cmd[cmd.index("--model_type") + 1]
