@@ -1,6 +1,6 @@
 """Part 3 of the report: the Figure 2 graph (q. 3.1, 3.2), the GCN on the karate club (q. 3.1) and
 over-smoothing with depth, from what ``part3/figure2.py`` and ``part3/train.py`` wrote under
-``<out>/.cache/<piece>/`` (over-smoothing is computed here, from ``part3.gcn``)."""
+``<out>/.cache/<piece>/`` (over-smoothing is computed while collecting, by ``experiments/oversmoothing.py``)."""
 from __future__ import annotations
 
 from common.io import markdown_table, read_csv, read_json
@@ -124,7 +124,7 @@ def _karate_values(metrics: dict) -> dict:
 
 
 def _factions() -> int:
-    from part3.karate import FACTIONS  # torch, imported only when the piece is collected
+    from part3.train import FACTIONS  # torch, imported only when the piece is collected
 
     return len(FACTIONS)
 
@@ -136,39 +136,13 @@ def _gcn_layers() -> int:
     return sum(isinstance(m, GCNLayer) for m in GCN(4, 4, 2).modules())
 
 
-def _mean_abs_cosine(h) -> float:
-    """Mean |cosine| between the rows of ``h`` (1 when every node carries the same direction)."""
-    n = h.shape[0]
-    unit = h / h.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    cos = (unit @ unit.t()).abs()  # (N, N)
-    return float((cos.sum() - cos.diagonal().sum()) / (n * (n - 1)))
-
-
 def collect_oversmoothing(ctx: Context) -> None:
-    """Propagate random node features with Â^k on the karate club graph and measure how alike the
-    nodes become (mean |cosine| between node vectors), plain and with an initial-residual term."""
-    import networkx as nx
-    import torch
+    """experiments/oversmoothing.py's curves: random node features propagated with Â^k on the karate
+    club graph, how alike the nodes become (mean |cosine|), plain and with an initial-residual term."""
+    from experiments.oversmoothing import curves
 
-    from part3.gcn import normalized_adjacency
-
-    graph = nx.karate_club_graph()
-    n = graph.number_of_nodes()
-    a = torch.zeros(n, n, dtype=torch.float64)
-    for u, v in graph.edges():
-        a[u, v] = a[v, u] = 1.0
-    a_hat = normalized_adjacency(a)
-    dims = 16
-    x = torch.randn(n, dims, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    alpha, depths = 0.1, list(range(0, 65))
-    plain, residual = [], []
-    h_plain, h_res = x.clone(), x.clone()
-    for k in depths:
-        if k > 0:
-            h_plain = a_hat @ h_plain
-            h_res = (1 - alpha) * (a_hat @ h_res) + alpha * x
-        plain.append(_mean_abs_cosine(h_plain))
-        residual.append(_mean_abs_cosine(h_res))
+    dims, alpha, depths = 16, 0.1, list(range(0, 65))
+    plain, residual = curves(depths[-1], alpha, dims)
     shown = [0, 1, 2, 4, 8, 16, 32, 64]
     put_table(ctx, "oversmoothing.md", markdown_table(
         ["layers k", *shown],

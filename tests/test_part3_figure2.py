@@ -1,17 +1,36 @@
-"""part3/message_passing.py and part3/figure2.py: Ã of the Figure 2 graph, hop counts (C -> E = 3),
-message passing, the CLI and its JSON."""
+"""part3/figure2.py: Ã of the Figure 2 graph, hop counts (C -> E = 3), message passing, the CLI and
+its files."""
 from __future__ import annotations
+
+import csv
+import json
 
 import networkx as nx
 import pytest
 import torch
 
-from common.io import read_csv, read_json
 from part3 import figure2
-from part3 import message_passing as mp
+from part3.figure2 import NODES, adjacency, hops_by_bfs, hops_by_powers, spread
 from tests.conftest import ROOT, assert_one_line_error, run_script
 
-N = mp.NODES.index
+N = NODES.index
+
+
+def read_csv(path):
+    """Rows of a CSV file as dicts, numbers as numbers."""
+    def typed(text):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+    with open(path, encoding="utf-8", newline="") as handle:
+        return [{k: typed(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def with_self_loops(a):
+    return a + torch.eye(a.shape[0], dtype=a.dtype)
 
 
 def test_a_tilde_is_the_assignment_graph_plus_identity():
@@ -24,40 +43,38 @@ def test_a_tilde_is_the_assignment_graph_plus_identity():
         [1, 0, 0, 0, 1, 1],  # E: A, E, F
         [1, 0, 0, 1, 1, 1],  # F: A, D, E, F
     ])
-    assert torch.equal(mp.with_self_loops(mp.adjacency()), expected)
+    assert torch.equal(with_self_loops(adjacency()), expected)
 
 
 def test_information_from_c_reaches_e_after_three_updates():
-    a = mp.adjacency()
-    a_tilde = mp.with_self_loops(a)
-    hops = mp.hops_by_powers(a_tilde)
+    a = adjacency()
+    a_tilde = with_self_loops(a)
+    hops = hops_by_powers(a_tilde)
     assert hops[N("E"), N("C")] == 3
     for k in range(3):  # and not earlier: (Ãᵏ)[E, C] = 0 for k < 3, computed independently here
         assert torch.linalg.matrix_power(a_tilde, k)[N("E"), N("C")] == 0
     assert torch.linalg.matrix_power(a_tilde, 3)[N("E"), N("C")] > 0
 
 
-def test_hop_table_agrees_with_bfs_and_networkx():
-    a = mp.adjacency()
-    hops = mp.hops_by_powers(mp.with_self_loops(a))
-    assert torch.equal(hops, mp.hops_by_bfs(a))
-    graph = nx.Graph(mp.EDGES)
+def test_hop_table_agrees_with_networkx_shortest_paths():
+    hops = hops_by_powers(with_self_loops(adjacency()))
+    graph = nx.Graph(figure2.EDGES)
     for u, lengths in nx.all_pairs_shortest_path_length(graph):
         for v, d in lengths.items():
             assert hops[N(u), N(v)] == d, (u, v)
 
 
 def test_hop_counts_mark_unreachable_nodes():
-    a = mp.adjacency(("P", "Q", "R"), (("P", "Q"),))  # R is cut off
-    hops = mp.hops_by_powers(mp.with_self_loops(a))
-    assert hops[2, 0] == mp.UNREACHABLE and hops[1, 0] == 1
-    assert torch.equal(hops, mp.hops_by_bfs(a))
+    nodes, edges = ("P", "Q", "R"), (("P", "Q"),)  # R is cut off
+    hops = hops_by_powers(with_self_loops(adjacency(nodes, edges)))
+    assert hops[2, 0] == figure2.UNREACHABLE and hops[1, 0] == 1
+    assert torch.equal(hops, hops_by_bfs(nodes, edges))
 
 
 def test_one_hot_feature_spreads_one_hop_per_layer():
-    a = mp.adjacency()
-    values = mp.spread(a, N("C"), 3)  # (4, 6)
-    hops = mp.hops_by_bfs(a)[N("C")]
+    a = adjacency()
+    values = spread(a, N("C"), 3)  # (4, 6)
+    hops = hops_by_bfs()[N("C")]
     for layer in range(4):
         assert torch.equal(values[layer] != 0, hops <= layer), layer
     # Layer 1 by hand: Â[C, C] = 1/D̃_CC = 1/3; Â[B, C] = 1/sqrt(D̃_BB D̃_CC) = 1/sqrt(4 * 3).
@@ -79,12 +96,12 @@ def test_script_writes_tables_and_json_with_the_answer(tmp_path):
     spread_rows = read_csv(out / "spread.csv")
     assert [row["layer"] for row in spread_rows] == [0, 1, 2, 3]
     assert spread_rows[2]["E"] == 0 and spread_rows[3]["E"] > 0
-    summary = read_json(out / "figure2.json")
+    summary = json.loads((out / "figure2.json").read_text(encoding="utf-8"))
     assert summary["updates"] == {"source": "C", "target": "E", "k": 3}
     assert "torch" in summary["environment"] and summary["args"]["layers"] == 3
     nodes = summary["nodes"]
     assert nodes == list("ABCDEF") and len(summary["edges"]) == 8
-    distances = dict(nx.all_pairs_shortest_path_length(nx.Graph(mp.EDGES)))
+    distances = dict(nx.all_pairs_shortest_path_length(nx.Graph(figure2.EDGES)))
     assert summary["hops"] == [[distances[u][v] for v in nodes] for u in nodes]
     assert summary["degrees"] == [3, 3, 2, 3, 2, 3]  # A: B, E, F; C: B, D; ...
     assert summary["d_tilde"] == [d + 1 for d in summary["degrees"]]
@@ -96,7 +113,7 @@ def test_script_writes_tables_and_json_with_the_answer(tmp_path):
 
 
 def test_quiet_prints_only_the_answer_and_the_files(tmp_path, capsys):
-    assert figure2.main(["--out_dir", str(tmp_path), "--quiet"]) == 0
+    figure2.main(["--out_dir", str(tmp_path), "--quiet"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "reaches E after 3" in lines[0] and lines[1].startswith("wrote ")
     assert (tmp_path / "hops.csv").exists()
