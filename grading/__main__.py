@@ -18,7 +18,7 @@ from grading.batch import CSV_NAME, GRADEBOOK_NAME, grade_batch
 from grading.grade import grade_submission
 from grading.intake import unpack_one
 from grading.official import MARKS_NAME, official
-from grading.registry import DELIVERABLES
+from grading.deliverables import SCRIPTS
 from grading.report import format_report, write_json
 from grading.rubric import DEFAULT_RUBRIC, load_questions, load_rubric, select_checks
 from grading.similarity import PAIRS_NAME
@@ -77,14 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def single(args, checks, rubric, limits, deliverables) -> None:
+def single(args, checks, rubric, limits, scripts: bool) -> None:
     path, unpacked = args.submission, None
     if path.is_file():
         path, unpacked = unpack_one(path)
     try:
-        with tqdm(total=len(checks) + len(deliverables), desc="checks", unit="check", disable=args.quiet,
+        with tqdm(total=len(checks) + scripts * len(SCRIPTS), desc="checks", unit="check", disable=args.quiet,
                   leave=False) as bar:
-            result = grade_submission(path, checks, rubric, limits, args.workers, bar.update, deliverables)
+            result = grade_submission(path, checks, rubric, limits, args.workers, bar.update, scripts)
     finally:
         if unpacked:
             unpacked.cleanup()
@@ -95,9 +95,9 @@ def single(args, checks, rubric, limits, deliverables) -> None:
         write_json(result, args.json)
 
 
-def batch(args, checks, rubric, limits, deliverables) -> None:
+def batch(args, checks, rubric, limits, scripts: bool) -> None:
     results, skipped = grade_batch(args.batch, args.out_dir, checks, rubric, limits, args.workers, args.force,
-                                   args.quiet, load_questions(args.rubric), deliverables)
+                                   args.quiet, load_questions(args.rubric), scripts)
     for result in results:
         late = " (late)" if result["intake"]["late"] else ""
         lacking = f"; missing {', '.join(result['missing'])}" if result["missing"] else ""
@@ -125,9 +125,8 @@ def main(argv=None) -> None:
         print(write_bundle(args.gradescope_bundle, args.rubric))
         return
     limits = sandbox.Limits(timeout=args.timeout, memory_gb=args.memory_gb)
-    run_scripts = args.deliverables if args.deliverables is not None else args.only.strip() == "all"
-    deliverables = list(DELIVERABLES) if run_scripts else []
-    (batch if args.batch else single)(args, checks, rubric, limits, deliverables)
+    scripts = args.deliverables if args.deliverables is not None else args.only.strip() == "all"
+    (batch if args.batch else single)(args, checks, rubric, limits, scripts)
 
 
 def run() -> None:

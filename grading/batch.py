@@ -29,25 +29,24 @@ GRADEBOOK_NAME = "gradebook.csv"
 
 def grade_batch(source: Path, out_dir: Path, checks: list[Check], rubric: dict, limits: Limits,
                 workers: int = 1, force: bool = False, quiet: bool = False,
-                questions: list[Question] | None = None, deliverables: list[Check] = ()) -> tuple[list[dict], int]:
+                questions: list[Question] | None = None, scripts: bool = False) -> tuple[list[dict], int]:
     """Grade what is not finished; return every submission's result (in intake order) and how many
     were skipped as finished."""
     questions = questions if questions is not None else load_questions(DEFAULT_RUBRIC)
     submissions, notes = submissions_from(source, out_dir / "unpacked")
     for note in notes:
         print(note, file=sys.stderr)
-    run = [*checks, *deliverables]
     results, todo = {}, []
     for sub in submissions:
         stored = read_json(out_dir / f"{sub.name}.json")
-        finished = stored and stored.get("fingerprint") == fingerprint(find_root(sub.path)[0], run, limits)
+        finished = stored and stored.get("fingerprint") == fingerprint(find_root(sub.path)[0], checks, limits, scripts)
         if finished and not force:
             results[sub.name] = score(stored, rubric)
         else:
             todo.append(sub)
 
     def grade(sub: Submission) -> dict:
-        result = grade_submission(sub.path, checks, rubric, limits, deliverables=deliverables)
+        result = grade_submission(sub.path, checks, rubric, limits, scripts=scripts)
         result["submission"] = sub.name
         write_json(result, out_dir / f"{sub.name}.json")
         return result

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from grading import GradingError, sandbox
+from grading import GradingError, deliverables, sandbox
 from grading.intake import find_roots, missing
 from grading.registry import Check
 
@@ -71,9 +71,10 @@ def versions() -> dict[str, str]:
     return found
 
 
-def fingerprint(root: Path, checks: list[Check], limits: sandbox.Limits) -> str:
-    """Changes when the submission's files, the grader's code, the checks run or the limits do."""
-    digest = hashlib.sha256(json.dumps([[c.name for c in checks], asdict(limits)]).encode())
+def fingerprint(root: Path, checks: list[Check], limits: sandbox.Limits, scripts: bool = False) -> str:
+    """Changes when the submission's files, the grader's code, the checks run (and whether the
+    student's scripts are) or the limits do."""
+    digest = hashlib.sha256(json.dumps([[c.name for c in checks], asdict(limits), scripts]).encode())
     for base in (root, PACKAGE):
         for relative in sandbox.submission_files(base):
             try:
@@ -116,21 +117,30 @@ def score(result: dict, rubric: dict[str, float]) -> dict:
 
 
 def grade_submission(path: Path, checks: list[Check], rubric: dict[str, float], limits: sandbox.Limits,
-                     workers: int = 1, on_done: Callable = lambda: None, deliverables: list[Check] = ()) -> dict:
-    """Run ``checks`` (scored) and ``deliverables`` (the student's scripts, reported only) on ``path``."""
+                     workers: int = 1, on_done: Callable = lambda: None, scripts: bool = False) -> dict:
+    """Run ``checks`` (scored) and, with ``scripts``, the student's own scripts (reported only;
+    :mod:`grading.deliverables`) on the submission in ``path``."""
     found, note = find_root(path)
     sandbox.zygote()  # started once here, not by the first of several threads
-
     with readable(found) as (root, renamed):
         def run(check: Check) -> dict:
             outcome = sandbox.run_check(root, check, limits)
             return {"name": check.name, "part": check.part, "title": check.title, "status": outcome.status,
                     "message": outcome.message, "seconds": round(outcome.seconds, 2)}
 
-        rows = run_parallel(run, [*checks, *deliverables], workers, on_done)
+        rows = run_parallel(run, checks, workers, on_done)
+        ran = run_scripts(root, limits, on_done) if scripts else []
     result = {"submission": path.resolve().name, "path": str(path), "root": str(found),
               "note": "; ".join(filter(None, [note, renamed])), "missing": missing(found, path),
-              "fingerprint": fingerprint(found, [*checks, *deliverables], limits), "limits": asdict(limits),
-              "versions": versions(), "python": platform.python_version(),
-              "checks": rows[:len(checks)], "deliverables": rows[len(checks):]}
+              "fingerprint": fingerprint(found, checks, limits, scripts), "limits": asdict(limits),
+              "versions": versions(), "python": platform.python_version(), "checks": rows, "deliverables": ran}
     return score(result, rubric)
+
+
+def run_scripts(root: Path, limits: sandbox.Limits, on_done: Callable = lambda: None) -> list[dict]:
+    """The student's scripts, one after the other (each a fresh interpreter with torch)."""
+    rows = []
+    for name in deliverables.SCRIPTS:
+        rows.append(deliverables.run_one(root, name, limits))
+        on_done()
+    return rows

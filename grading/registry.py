@@ -57,12 +57,3 @@ CHECKS: tuple[Check, ...] = (
 
 BY_NAME = {check.name: check for check in CHECKS}
 
-# The student's own scripts, run and reported but not scored (grading/checks/deliverables.py).
-DELIVERABLES: tuple[Check, ...] = (
-    Check("run_part1_train", "part1", "deliverables:check_train_part1", "",
-          "part1/train.py runs a few steps (RNN and LSTM) with the skeleton's flags"),
-    Check("run_grads_over_time", "part1", "deliverables:check_grads_over_time", "",
-          "part1/grads_over_time.py runs within its time limit"),
-    Check("run_part2_train", "part2", "deliverables:check_train_part2", "",
-          "part2/train.py runs a few steps on the grader's text"),
-)
