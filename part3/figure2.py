@@ -37,18 +37,15 @@ def adjacency(nodes=NODES, edges=EDGES) -> torch.Tensor:
 
 
 def hops_by_powers(a_tilde: torch.Tensor) -> torch.Tensor:
-    """``hops[i, j]`` = smallest k with (Ãᵏ)[i, j] ≠ 0, or -1 if there is none, ``(N, N)``.
-
-    (Ãᵏ)[i, j] counts the walks of length k from j to i that may pause (the self-loop), so it is
-    non-zero exactly when j is within k hops of i: after k GCN layers node i has heard from j. Only
-    the 0/1 pattern of each power is kept, so the integers can't overflow on a long path.
-    """
+    """``hops[i, j]`` = smallest k with (Ãᵏ)[i, j] ≠ 0 (-1: never), ``(N, N)``. (Ãᵏ)[i, j] counts the
+    walks of length k from j to i that may pause (the self-loop): non-zero exactly when j is within k
+    hops of i, so after k GCN layers node i has heard from j."""
     n = a_tilde.shape[0]
     hops = torch.full((n, n), UNREACHABLE)
     power = torch.eye(n, dtype=torch.int64)  # Ã⁰
     for k in range(n):  # a shortest path has at most N - 1 edges
         hops[(power != 0) & (hops == UNREACHABLE)] = k
-        power = ((a_tilde @ power) != 0).long()  # the non-zero pattern of Ã^(k+1)
+        power = ((a_tilde @ power) != 0).long()  # the 0/1 pattern of Ã^(k+1): no overflow
     return hops
 
 

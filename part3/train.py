@@ -40,15 +40,14 @@ def checked(kind, ok, rule):
 
 def device(name: str) -> torch.device:
     """--device: auto (CUDA when present, else the CPU), cpu, cuda or cuda:N."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    name = ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(f"{name} was requested but CUDA is not available here; "
                                          "use --device cpu or --device auto")
     try:
         return torch.device(name)
-    except RuntimeError:
-        raise ValueError(name) from None  # argparse: "invalid device value"
+    except RuntimeError:  # not a device name: argparse says "invalid device value"
+        raise ValueError(name) from None
 
 
 def parse_args(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
