@@ -122,6 +122,9 @@ def run_cell(args, model_type, length, seed, kind):
             "--out_dir", str(run_dir), "--device", args.device, "--quiet",
             "--checkpoint_every", str(args.checkpoint_every), *as_argv(flags)]
     resume = (run_dir / "checkpoint.pt").exists()
+    if resume:
+        step = torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"]
+        print(f"resuming {name} from its checkpoint at step {step}", flush=True)
     weights, init_from = None, None
     if kind == "curriculum" and length != min(t for m, t, s in grid(args) if m == model_type):
         shorter = max(t for m, t, s in grid(args) if m == model_type and t < length)

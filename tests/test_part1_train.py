@@ -15,7 +15,7 @@ from common.io import read_csv
 from part1 import train as train_py
 from part1.dataset import encode_input, fixed_test_set
 from part1.train import MODELS, parse_args, train
-from tests.conftest import ROOT, assert_one_line_error, run_script
+from tests.conftest import ROOT, run_script
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # for subprocesses
 # A small LSTM run of 120 steps, evaluated and checkpointed every 20, never stopped early: the
@@ -108,11 +108,13 @@ def test_gru_trains_from_the_command_line_inside_part1(tmp_path):
     assert (tmp_path / "x" / "model.pt").exists() and (tmp_path / "x" / "checkpoint.pt").exists()
 
 
-def test_help_shows_the_defaults():
-    proc = run_script("part1/train.py", "--help", env=ONE_THREAD)
-    assert proc.returncode == 0
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_py.main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
     for text in ("--model_type {RNN,LSTM,GRU}", "(default: 128)", "--max_norm", "(default: 0.001)"):
-        assert text in proc.stdout, text
+        assert text in out, text
 
 
 def test_sigterm_saves_that_step_and_resume_equals_the_uninterrupted_run(tmp_path, reference, capsys):
@@ -215,19 +217,24 @@ def test_bad_flags_give_one_line_error(tmp_path, capsys, flags, message):
     assert not any(tmp_path.iterdir())
 
 
-def test_cli_errors_for_checkpoints(tmp_path):
-    """No checkpoint, another architecture, a foreign or corrupt file, an existing run."""
+def test_cli_errors_for_checkpoints(tmp_path, capsys):
+    """No checkpoint, another architecture, a foreign or corrupt file, an existing run: exit 2 and
+    one line saying what to do."""
     out = tmp_path / "run"
-    base = ["part1/train.py", "--input_length", "4", "--num_hidden", "8", "--train_steps", "5",
-            "--eval_every", "5", "--test_size", "10", "--eval_size", "10", "--quiet", "--out_dir", out]
-    assert_one_line_error(run_script(*base, "--resume", env=ONE_THREAD), "no checkpoint at", "without --resume")
-    assert run_script(*base, env=ONE_THREAD).returncode == 0
-    proc = run_script(*base, env=ONE_THREAD)
-    assert proc.returncode == 2
-    assert_one_line_error(proc, "already holds a run", "--resume")
-    proc = run_script(*base[:4], "16", *base[5:], "--resume", env=ONE_THREAD)
-    assert_one_line_error(proc, "--num_hidden 8, not 16")
+    base = ["--input_length", "4", "--num_hidden", "8", "--train_steps", "5", "--eval_every", "5",
+            "--test_size", "10", "--eval_size", "10", "--quiet", "--out_dir", str(out)]
+
+    def error(*argv):
+        code = train_py.main([*base, *argv])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), lines
+        return lines[0]
+    assert "no checkpoint at" in error("--resume")
+    assert train_py.main(base) == 0
+    assert "already holds a run; pass --resume" in error()
+    assert "--num_hidden 8, not 16" in error("--num_hidden", "16", "--resume")
     torch.save({"model": {}, "config": {"txt_file": "book.txt"}}, out / "checkpoint.pt")
-    assert_one_line_error(run_script(*base, "--resume", env=ONE_THREAD), "not a checkpoint of part1/train.py")
+    assert "not a checkpoint of part1/train.py" in error("--resume")
     (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    assert_one_line_error(run_script(*base, "--resume", env=ONE_THREAD), "cannot read")
+    assert "cannot read" in error("--resume")
+    assert train_py.main([*base, "--overwrite"]) == 0  # starts afresh
