@@ -17,16 +17,8 @@ N = NODES.index
 
 
 def read_csv(path):
-    """Rows of a CSV file as dicts, numbers as numbers."""
-    def typed(text):
-        for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-        return text
     with open(path, encoding="utf-8", newline="") as handle:
-        return [{k: typed(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+        return list(csv.DictReader(handle))
 
 
 def with_self_loops(a):
@@ -92,10 +84,10 @@ def test_script_writes_tables_and_json_with_the_answer(tmp_path):
         assert (out / name).stat().st_size > 0, name
     assert (out / "figure2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = {row[""]: row for row in read_csv(out / "hops.csv")}
-    assert rows["E"]["C"] == 3 and rows["C"]["E"] == 3
+    assert rows["E"]["C"] == "3" and rows["C"]["E"] == "3"
     spread_rows = read_csv(out / "spread.csv")
-    assert [row["layer"] for row in spread_rows] == [0, 1, 2, 3]
-    assert spread_rows[2]["E"] == 0 and spread_rows[3]["E"] > 0
+    assert [row["layer"] for row in spread_rows] == ["0", "1", "2", "3"]
+    assert float(spread_rows[2]["E"]) == 0 and float(spread_rows[3]["E"]) > 0
     summary = json.loads((out / "figure2.json").read_text(encoding="utf-8"))
     assert summary["updates"] == {"source": "C", "target": "E", "k": 3}
     assert "torch" in summary["environment"] and summary["args"]["layers"] == 3
