@@ -3,7 +3,7 @@
 The default part-2 model (hidden 128, 2 layers, embedding 64, vocabulary 80; random weights, since
 speed does not depend on them) generates ``--length`` characters (1,000 by default):
 
-* ours: ``part2.sampling.generate`` (greedy, and temperature tau = 1) and ``beam_search`` (width 5),
+* ours: ``part2.sample.generate`` (greedy, and sampling at tau = 1) and ``beam_search`` (width 5),
   which feed the prompt once and then step ``torch.lstm_cell`` layer by layer with the carried state;
 * plain stateful: a loop calling the model's ``nn.LSTM`` forward on one character at a time with the
   carried state (what most implementations do);
@@ -18,7 +18,9 @@ Prints a table and writes JSON to bench/results/bench_part2_sampling.json. Nothi
 """
 from __future__ import annotations
 
+import argparse
 import json
+import platform
 import statistics
 import sys
 import time
@@ -30,10 +32,8 @@ if __package__ in (None, ""):
 
 import torch
 
-from common.args import make_parser, positive_int
-from common.runtime import environment_info, run_main, seed_everything
 from part2.model import TextGenerationModel
-from part2.sampling import beam_search, generate
+from part2.sample import beam_search, generate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"greedy": 0.3, "temperature": 0.3, "beam5": 0.6}  # seconds for 1,000 characters
@@ -72,13 +72,13 @@ def measure(fn, repeats, warmup):
 
 
 def run(opts) -> dict:
-    seed_everything(0)
+    torch.manual_seed(0)
     model = TextGenerationModel(64, 30, opts.vocab, 128, 2, device="cpu", embedding_dim=64).eval()
     n = opts.length
     gen = torch.Generator().manual_seed(0)
     contenders = {
-        "greedy": (lambda: generate(model, [[1]], n), opts.repeats),
-        "temperature": (lambda: generate(model, [[1]], n, temperature=1.0, generator=gen), opts.repeats),
+        "greedy": (lambda: generate(model, torch.tensor([[1]]), n), opts.repeats),
+        "temperature": (lambda: generate(model, torch.tensor([[1]]), n, tau=1.0, generator=gen), opts.repeats),
         "beam5": (lambda: beam_search(model, [1], n, beam_width=5), opts.repeats),
         "plain_stateful": (lambda: plain_stateful(model, n), opts.repeats),
         "naive_rerun": (lambda: naive_rerun(model, n), opts.naive_repeats),
@@ -98,17 +98,19 @@ def run(opts) -> dict:
     return {"benchmark": "part2 sampling speed", "date": datetime.now(timezone.utc).isoformat(),
             "config": {"length": n, "hidden": 128, "layers": 2, "vocab": opts.vocab,
                        "threads": torch.get_num_threads()},
-            "results": results, "environment": {k: str(v) for k, v in environment_info().items()}}
+            "results": results, "environment": {"python": platform.python_version(), "torch": torch.__version__,
+                                                 "machine": platform.machine()}}
 
 
 def main(argv=None) -> int:
-    parser = make_parser("Part-2 sampling speed vs naive samplers.")
+    parser = argparse.ArgumentParser(description="Part-2 sampling speed vs naive samplers.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100 characters, few repeats (CI smoke test)")
-    parser.add_argument("--length", type=positive_int, default=1000, help="characters to generate")
-    parser.add_argument("--repeats", type=positive_int, default=7, help="timed runs of our samplers")
-    parser.add_argument("--naive_repeats", type=positive_int, default=2, help="timed runs of the naive sampler")
-    parser.add_argument("--vocab", type=positive_int, default=80, help="vocabulary size")
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads; None: torch's default")
+    parser.add_argument("--length", type=int, default=1000, help="characters to generate")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs of our samplers")
+    parser.add_argument("--naive_repeats", type=int, default=2, help="timed runs of the naive sampler")
+    parser.add_argument("--vocab", type=int, default=80, help="vocabulary size")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads; None: torch's default")
     opts = parser.parse_args(argv)
     if opts.quick:
         opts.length, opts.repeats, opts.naive_repeats = 100, 2, 1
@@ -127,4 +129,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    run_main(main)
+    sys.exit(main())

@@ -21,7 +21,7 @@ ASSIGNMENT = {"seq_length": 30, "lstm_num_layers": 2, "lstm_num_hidden": 128, "b
 # Flags of the run that say nothing about the model or its training (paths, logging, resuming).
 BOOKKEEPING = {"txt_file", "summary_path", "checkpoint_dir", "resume", "overwrite", "device",
                "no_progress", "quiet", "print_every", "checkpoint_every", "book", "preset",
-               "keep_gutenberg_header", "sample_every", "val_every", "seed"}
+               "keep_gutenberg_header", "sample_every", "eval_every", "seed"}
 
 
 def read_training_samples(path: Path) -> list[dict]:
@@ -180,17 +180,17 @@ def collect_part2_train(ctx: Context) -> None:
         "part2.val_chars": f"{run.config['val_chars']:,}",
         "part2.defaults": defaults_sentence(args),
         "part2.regularisation": (
-            "neither is used in this run" if args["dropout_keep_prob"] == 1 and not args["weight_drop"]
+            "neither is used in this run" if args["dropout_keep_prob"] == 1 and not args.get("weight_drop")
             else "this run uses them as the table says"),
         "part2.batches": (
             "each sequence of a batch is a window at a random place in the training text, read "
-            "from a zero state" if not args["carry_state"] else
+            "from a zero state" if not args.get("carry_state") else
             "a batch is `--batch_size` consecutive streams of the book read side by side, and the "
             "LSTM state at the end of one batch starts the next"),
         "part2.stream_note": _stream_note(run),
         "part2.window_note": (
             "each from a zero state, so training never asked the state to carry anything further"
-            if not args["carry_state"] else "with the state carried from one batch to the next")})
+            if not args.get("carry_state") else "with the state carried from one batch to the next")})
     values.update(_stage_tables(ctx, run, read_training_samples(need(run.summary / "samples.jsonl"))))
     put_values(ctx, values)
 
@@ -238,7 +238,7 @@ def collect_part2_best(ctx: Context) -> None:
     put_figure(ctx, best.summary / "curves.png", "part2_best_curves.png")
     put_file(ctx, best.summary / "metrics.csv", "part2_best_metrics.csv")
     # every flag that differs between the runs (logging aside), then the measures
-    flags = [f for f in main.args if f not in (BOOKKEEPING - {"val_every"}) | {"time_limit"}
+    flags = [f for f in main.args if f not in (BOOKKEEPING - {"eval_every"}) | {"time_limit"}
              and main.args[f] != best.args.get(f)]
     rows = [[f"`--{f}`", _flag_value(main.args[f]), _flag_value(best.args[f])] for f in flags]
     for label, get in (

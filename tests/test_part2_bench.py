@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
-from tests.test_part2_support import single_thread  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("single_thread")
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)  # conftest restores the thread count
 
 
 def bench(name):
@@ -36,12 +38,12 @@ def test_train_bench_quick_times_both_loops_for_the_quick_step_count(capsys):
     assert (report["config"]["batch_size"], report["config"]["seq_length"]) == (64, 30)  # train.py's defaults
 
 
-def test_train_bench_takes_part2_flags():
-    """``--train_args`` configures our loop as part2/train.py would (here the preset, with weight drop)."""
-    assert bench("bench_part2_train").main(["--quick", "--train_args", "--preset best --batch_size 8"]) == 0
+def test_train_bench_takes_part2_flags_and_the_best_experiment():
+    """``--train_args`` configures both loops as part2/train.py would; ``--best`` times the preset."""
+    assert bench("bench_part2_train").main(["--quick", "--best", "--train_args", "--batch_size 4 --seq_length 20"]) == 0
     config = report_of("bench_part2_train")["config"]
     assert (config["batch_size"], config["seq_length"], config["lstm_num_hidden"], config["weight_drop"]) == \
-        (8, 100, 256, 0.25)
+        (4, 20, 256, 0.25)
 
 
 def test_sampling_bench_quick_reports_every_sampler():
@@ -53,7 +55,7 @@ def test_sampling_bench_quick_reports_every_sampler():
 
 def test_sampling_bench_contenders_write_the_same_greedy_text():
     from part2.model import TextGenerationModel
-    from part2.sampling import generate
+    from part2.sample import generate
     module = bench("bench_part2_sampling")
     torch.manual_seed(1)
     model = TextGenerationModel(1, 1, 20, 32, 2, device="cpu", embedding_dim=8).eval()
@@ -61,7 +63,7 @@ def test_sampling_bench_contenders_write_the_same_greedy_text():
         for weight in model.lstm.parameters():
             weight.mul_(2.0)
         model.output.weight.mul_(3.0)
-    ours = generate(model, [[1]], 40)[0].tolist()
+    ours = generate(model, torch.tensor([[1]]), 40)[0].tolist()
     assert module.plain_stateful(model, 40) == ours
     assert module.naive_rerun(model, 40) == ours
     assert len(set(ours)) > 1
