@@ -12,6 +12,7 @@ import inspect
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -91,33 +92,92 @@ def student_class(part: str, module: str, name: str) -> type:
     return cls
 
 
-def construct(cls: type, arguments: dict, extras: dict | None = None):
+# The flags of the skeleton's train.py scripts, with their defaults: a constructor that requires one
+# of them (``dropout_keep_prob``) is given it, and the report says so. ``device`` and the sizes are
+# passed by the checks themselves; ``model_type`` and ``txt_file`` have no meaning for one class.
+SKELETON_FLAGS = {
+    "part1": dict(input_length=10, input_dim=1, num_classes=10, num_hidden=128, batch_size=128,
+                  learning_rate=1e-3, train_steps=10000, max_norm=10.0),
+    "part2": dict(seq_length=30, lstm_num_hidden=128, lstm_num_layers=2, batch_size=64, learning_rate=2e-3,
+                  learning_rate_decay=0.96, learning_rate_step=5000, dropout_keep_prob=1.0,
+                  train_steps=1000000, max_norm=5.0, summary_path="./summaries/", print_every=5,
+                  sample_every=100),
+}
+GIVEN: dict[str, dict] = {}  # class name -> {argument: the skeleton's default given}, for the report
+
+
+def _required_beyond(params: dict, arguments: dict, by_name: bool) -> list[str]:
+    """The required parameters the skeleton's arguments do not fill."""
+    ordinary = [(n, p) for n, p in params.items()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    rest = [(n, p) for n, p in ordinary if n not in arguments] if by_name else \
+        [(n, p) for n, p in ordinary[len(arguments):]] + [(n, p) for n, p in ordinary if p.kind == p.KEYWORD_ONLY]
+    return list(dict.fromkeys(n for n, p in rest if p.default is p.empty))
+
+
+def construct(cls: type, arguments: dict, extras: dict | None = None, part: str = ""):
     """``cls`` built from the skeleton's ``arguments`` (in the skeleton's order).
 
     By name when the signature uses all the skeleton's names (then ``extras`` such as a
-    ``batch_size`` some students add are passed too, if asked for); else by position.
+    ``batch_size`` some students add are passed too, if asked for); else by position. A required
+    argument named after a flag of the part's skeleton ``train.py`` gets that flag's default
+    (recorded in :data:`GIVEN`); any other required argument fails, named.
     """
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         params = {}
+    shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+    by_name = set(arguments) <= set(params)
+    named = {k: v for k, v in (extras or {}).items() if k in params} if by_name else {}
+    missing = [n for n in _required_beyond(params, arguments, by_name) if n not in named]
+    flags = SKELETON_FLAGS.get(part, {})
+    unknown = [n for n in missing if n not in flags]
+    if unknown:
+        them = "it" if len(unknown) == 1 else "them"
+        raise CheckFailed(f"{cls.__name__}({shown}) cannot be built: it also requires {', '.join(unknown)}, "
+                          f"which the skeleton's constructor does not have (give {them} a default value)")
+    defaults = {n: flags[n] for n in missing}
+    if defaults:
+        GIVEN[cls.__name__] = defaults
     try:
-        if set(arguments) <= set(params):
-            named = {k: v for k, v in (extras or {}).items() if k in params}
-            return cls(**arguments, **named)
-        return cls(*arguments.values())
+        if by_name:
+            return cls(**arguments, **named, **defaults)
+        return cls(*arguments.values(), **defaults)
     except Exception as exc:
-        shown = ", ".join(f"{k}={v!r}" for k, v in arguments.items())
         raise CheckFailed(f"{cls.__name__}({shown}) failed: {describe(exc)}") from None
 
 
-def first_output(output) -> torch.Tensor:
-    """The tensor a forward returned; a tuple such as ``(logits, state)`` gives its first element."""
-    if isinstance(output, (tuple, list)) and output:
-        output = output[0]
-    if not isinstance(output, torch.Tensor):
+def given_note() -> str:
+    """``; note: ...`` naming the skeleton defaults :func:`construct` gave, or ``""``."""
+    notes = [f"{cls} requires {', '.join(given)}, given the skeleton train.py's default "
+             f"{', '.join(f'{k}={v!r}' for k, v in given.items())}" for cls, given in GIVEN.items()]
+    return "".join(f"; note: {note}" for note in notes)
+
+
+def _pick(output, fits: Callable[[torch.Tensor], bool]) -> tuple[torch.Tensor, int | None]:
+    items = list(output) if isinstance(output, (tuple, list)) else [output]
+    tensors = [(i, t) for i, t in enumerate(items) if isinstance(t, torch.Tensor)]
+    if not tensors:
         raise CheckFailed(f"forward returned {type(output).__name__}, expected a tensor of logits")
-    return output
+    fitting = [(i, t) for i, t in tensors if fits(t)]
+    if len(fitting) > 1:
+        fitting = [(i, t) for i, t in fitting if not looks_like_softmax(t)] or fitting
+    index, tensor = (fitting or tensors)[0]
+    return tensor, index if isinstance(output, (tuple, list)) else None
+
+
+def pick_output(output, fits: Callable[[torch.Tensor], bool] = lambda t: True) -> torch.Tensor:
+    """The logits a forward returned: the tensor itself or, of a tuple such as ``(logits, state)``
+    or ``(hidden_states, logits)``, the element that ``fits`` (the logits' shape); probabilities
+    only when no other element fits. Else the first tensor, for the shape in the message."""
+    return _pick(output, fits)[0]
+
+
+def position_note(output, fits: Callable[[torch.Tensor], bool]) -> str:
+    """`` (element 2 of the 2 forward returns)`` when the logits come out of a tuple, else ``""``."""
+    index = _pick(output, fits)[1]
+    return "" if index is None else f" (element {index + 1} of the {len(output)} forward returns)"
 
 
 def looks_like_softmax(output: torch.Tensor) -> bool:

@@ -6,12 +6,16 @@ operations (transposes, slices, sums), so the reference's gradients come out in 
 shapes. The candidates, tried in this order:
 
 * by the assignment's names: the last part of a dotted name counts, case and underscores are
-  ignored and so is the order of the two letters after ``W`` (``W_xh`` is ``W_hx``); matrices
-  stored (out, in) as in the equations or (in, out);
+  ignored and so is the order of the two letters after ``W`` (``W_xh`` is ``W_hx``); each matrix
+  stored (out, in) as in the equations or (in, out), as its shape tells (a square one, which its
+  shape cannot tell, is tried both ways: ``h @ W_hh`` beside ``x @ W_hx.T`` is common);
 * else by shape, for parameters named otherwise: the gates fused in one ``(4H, D)`` and one
   ``(4H, H)`` matrix, or in one ``(4H, D + H)`` matrix on ``[x, h]`` or ``[h, x]``; a ParameterList
   counts as its pieces stacked; one bias per gate, or two summed (as ``nn.LSTMCell`` keeps); every
   gate order and both storage orders are tried.
+
+Either way a learnable initial state (``h_init``, ``h0``, ``c_0``: a vector of H numbers named like
+one) becomes the reference's h(0) (and c(0)), so its gradient is compared too.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ ORIENTATIONS = ("(out, in) as in the equations", "(in, out)")
 CELL_LAYOUTS = ("separate", "[x, h]", "[h, x]")  # input and recurrent matrices apart, or one on [x, h]
 ROLES = {"Wx": "the input weights", "Wh": "the recurrent weights", "b": "the gate bias", "Wp": "W_ph", "bp": "b_p"}
 MAX_CANDIDATES = 400
+STATE_NAME = re.compile(r"init|start|^(h|c|s|hidden|cell|state)_?0$", re.IGNORECASE)  # h_init, h0, c_0
 
 
 @dataclass(frozen=True)
@@ -92,18 +97,85 @@ def by_name(kind: str, params: dict) -> dict:
     return found
 
 
+def initial_states(kind: str, params: dict, H: int) -> list[str]:
+    """The student's learnable initial states (``h_init``, ``h0``, ``c_0``, ``init_hidden``): vectors
+    of H numbers named like one and not like the assignment's parameters; one for the RNN, up to two
+    (h and c) for the LSTM."""
+    assigned = set(by_name(kind, params).values())
+    states = [name for name, p in params.items() if name not in assigned and p.numel() == H
+              and max(p.shape, default=1) == H and STATE_NAME.search(name.rsplit(".", 1)[-1])]
+    return states if len(states) <= (1 if kind == "rnn" else 2) else []
+
+
+def _state_roles(kind: str, states: list[str]) -> list[dict]:
+    """``[{"h0": name, "c0": name}, ...]``: the ways the initial states may be h(0) and c(0), the one
+    their names suggest first."""
+    if kind == "rnn":
+        return [{"h0": states[0]}]
+    roles = [dict(zip(order, states)) for order in (("h0", "c0"), ("c0", "h0"))]
+    guess = [re.sub(r"init(ial)?|start|[_0]", "", n.rsplit(".", 1)[-1].lower())[:1] for n in states]
+    return sorted(roles, key=lambda r: sum(guess[states.index(n)] != role[0] for role, n in r.items()))
+
+
+def with_initial_states(kind: str, candidates: list[Candidate], states: list[str]) -> list[Candidate]:
+    """Each candidate also mapping the learnable initial states onto the reference's h(0) (and c(0))."""
+    if not states:
+        return candidates
+    result = []
+    for roles in _state_roles(kind, states):
+        note = "; " + ", ".join(f"the learnable {roles[role]} as {role[0]}(0)" for role in ("h0", "c0") if role in roles)
+        for candidate in candidates:
+            def build(P, candidate=candidate, roles=roles):
+                return {**candidate.build(P), **{role: P[name].reshape(-1) for role, name in roles.items()}}
+            result.append(Candidate(candidate.label + note, build))
+    return result
+
+
+def _orientations(tensor: torch.Tensor, wanted: tuple) -> list[bool]:
+    """Whether ``tensor`` is the wanted (out, in) matrix as stored (False) or transposed (True): by
+    shape, both for a square matrix; a vector only as it is."""
+    if len(wanted) == 1 or tensor.dim() != 2:
+        return [False] if _fits(tensor.shape, wanted) else []
+    return [t for t in (False, True) if tuple((tensor.t() if t else tensor).shape) == wanted]
+
+
+def _orientation_label(transposed: dict, found: dict, square: list) -> str:
+    """``weights stored (out, in) as in the equations`` with the matrices stored otherwise named
+    (``the square ones`` when they are exactly those)."""
+    usual = sum(transposed.values()) * 2 > len(transposed)
+    others = [name for name, t in transposed.items() if t != usual]
+    label = f"weights stored {ORIENTATIONS[usual]}"
+    if not others:
+        return label
+    which = "the square ones" if sorted(others) == sorted(square) else ", ".join(found[n] for n in others)
+    return f"{label}, {which} {ORIENTATIONS[not usual]}"
+
+
 def named_candidates(kind: str, params: dict, sizes: tuple) -> list[Candidate]:
+    """By the assignment's names; each matrix stored (out, in) or (in, out), which its shape tells
+    except for a square one (``h @ W_hh`` beside ``x @ W_hx.T``): those are tried alike, then in
+    every combination."""
     found = by_name(kind, params)
     if len(found) < len(NAMES[kind]):
         return []
     shapes = {name: target_shape(name, *sizes) for name in found}
+    options = {name: _orientations(params[source], shapes[name]) for name, source in found.items()}
+    if not all(options.values()):
+        return []
+    matrices = [name for name in found if len(shapes[name]) == 2]
+    fixed = {name: options[name][0] for name in matrices if len(options[name]) == 1}
+    square = [name for name in matrices if len(options[name]) == 2]
+    usual = sum(fixed.values()) * 2 > len(fixed)
+    combos = [(usual,) * len(square), (not usual,) * len(square), *itertools.product((False, True), repeat=len(square))]
     candidates = []
-    for storage in storages(params):
-        if all(_fits(_orient(params[source], storage).shape, shapes[name]) for name, source in found.items()):
-            def build(P, storage=storage):
-                return {name: _orient(P[source], storage).reshape(shapes[name]) for name, source in found.items()}
-            candidates.append(Candidate(storage_label(storage), build))
-    return candidates
+    for combo in dict.fromkeys(combos):
+        transposed = {**fixed, **dict(zip(square, combo))}
+
+        def build(P, transposed=transposed):
+            return {name: (P[source].t() if transposed.get(name) else P[source]).reshape(shapes[name])
+                    for name, source in found.items()}
+        candidates.append(Candidate(_orientation_label(transposed, found, square), build))
+    return with_initial_states(kind, candidates, initial_states(kind, params, sizes[1]))
 
 
 def pieces(params: dict) -> list[list[str]]:
@@ -171,6 +243,8 @@ def _shape_build(kind, groups, choice, layout, order, storage, sizes):
 
 
 def shape_candidates(kind: str, params: dict, sizes: tuple) -> list[Candidate]:
+    states = initial_states(kind, params, sizes[1])
+    params = {name: p for name, p in params.items() if name not in states}
     groups = pieces(params)
     orders = ["h"] if kind == "rnn" else ["".join(p) for p in itertools.permutations(GATES)]
     candidates = []
@@ -183,4 +257,4 @@ def shape_candidates(kind: str, params: dict, sizes: tuple) -> list[Candidate]:
                 gates = "" if kind == "rnn" else f"; gates in the order {', '.join(order)}"
                 label = f"parameters matched by shape ({used}{gates}), {storage_label(storage)}"
                 candidates.append(Candidate(label, _shape_build(kind, groups, choice, layout, order, storage, sizes)))
-    return candidates[:MAX_CANDIDATES]
+    return with_initial_states(kind, candidates[:MAX_CANDIDATES], states)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import CheckFailed, CheckSkipped, first_output, one_line, student_frame
+from .common import CheckFailed, CheckSkipped, one_line, student_frame
 from .mapping import NAMES, by_name, named_candidates, shape_candidates
-from .recurrent import HIDDEN, NUM_CLASSES, first_variant, randomise, sample_digits
+from .recurrent import HIDDEN, NUM_CLASSES, first_variant, logits_of, randomise, sample_digits
 
 TOLERANCE = {torch.float64: dict(rtol=1e-7, atol=1e-9), torch.float32: dict(rtol=1e-4, atol=1e-5)}
 COMMON_MISTAKES = {"softmax": "a softmax on the output (return the logits p(T))",
@@ -44,8 +44,17 @@ def builtin_logits(kind: str, W: dict, x: torch.Tensor) -> torch.Tensor:
         module = nn.LSTM(x.shape[-1], HIDDEN, batch_first=True, dtype=x.dtype)
         weights = dict(weight_ih_l0=stack("W_", "x"), weight_hh_l0=stack("W_", "h"), bias_ih_l0=stack("b_", ""))
     weights["bias_hh_l0"] = torch.zeros_like(weights["bias_ih_l0"])
-    hidden = torch.func.functional_call(module, weights, (x,))[0][:, -1]  # h(T), (B, H)
+    h0, c0 = initial_state(W, x)
+    h0, c0 = h0[None].contiguous(), c0[None].contiguous()  # (layers, B, H)
+    state = h0 if kind == "rnn" else (h0, c0)
+    hidden = torch.func.functional_call(module, weights, (x, state))[0][:, -1]  # h(T), (B, H)
     return hidden @ W["W_ph"].t() + W["b_p"]
+
+
+def initial_state(W: dict, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """h(0) and c(0), ``(B, H)``: zeros as in the assignment, or the student's learnable ones."""
+    zeros = x.new_zeros(x.shape[0], HIDDEN)
+    return tuple(W[name].expand_as(zeros) if name in W else zeros for name in ("h0", "c0"))
 
 
 def _rnn_step(W, x_t, h, c, mistake):
@@ -70,7 +79,7 @@ def _lstm_step(W, x_t, h, c, mistake):
 
 def equations(kind: str, W: dict, x: torch.Tensor, mistake: str) -> torch.Tensor:
     """p(T) of the assignment's equations made with one deliberate ``mistake`` (:data:`MISTAKES`)."""
-    h = c = x.new_zeros(x.shape[0], HIDDEN)
+    h, c = initial_state(W, x)
     step = _rnn_step if kind == "rnn" else _lstm_step
     for x_t in x.unbind(1)[:1] if mistake == "first step" else x.unbind(1):
         h, c = step(W, x_t, h, c, mistake)
@@ -86,8 +95,7 @@ def run_student(model, variant, digits, dtype):
     """The student's logits and the gradients of a fixed random linear function of them."""
     model.to(dtype)
     randomise(model)
-    x = variant.encode(digits)
-    output = first_output(model(x.to(dtype) if x.is_floating_point() else x))
+    output = logits_of(model, variant, digits)
     weight = torch.randn(output.shape, generator=torch.Generator().manual_seed(3), dtype=dtype)
     params = dict(model.named_parameters())
     grads = torch.autograd.grad((output * weight).sum(), list(params.values()), allow_unused=True)
@@ -106,7 +114,7 @@ def _gradient_errors(params, leaves, reference, student, dtype) -> dict:
     reference_grads = torch.autograd.grad((reference * weight).sum(), list(leaves.values()), allow_unused=True)
     errors = {}
     for name, ref in zip(params, reference_grads):
-        if ref is None:  # a parameter the mapping does not use (e.g. a learnt h(0)): not compared
+        if ref is None:  # a parameter the mapping does not use: not compared (the gradient check sees it)
             continue
         mine = grads[name]
         close = mine is not None and torch.allclose(mine, ref, **TOLERANCE[dtype])

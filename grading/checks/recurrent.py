@@ -14,8 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import (SOFTMAX_HINT, CheckFailed, construct, describe, first_output, looks_like_softmax,
-                     student_class)
+from .common import (SOFTMAX_HINT, CheckFailed, construct, describe, given_note, looks_like_softmax,
+                     pick_output, position_note, student_class)
+from .mapping import initial_states
 from .palindromes import reference_palindromes
 
 CLASSES = {"rnn": ("vanilla_rnn", "VanillaRNN"), "lstm": ("lstm", "LSTM")}
@@ -64,7 +65,27 @@ def build(cls: type, input_dim: int, hidden: int = HIDDEN, seq_length: int = STE
     ``batch_size`` some students add, when the signature asks for it)."""
     arguments = dict(seq_length=seq_length, input_dim=input_dim, num_hidden=hidden,
                      num_classes=NUM_CLASSES, device="cpu")
-    return construct(cls, arguments, extras={"batch_size": batch})
+    return construct(cls, arguments, extras={"batch_size": batch}, part="part1")
+
+
+def dtype_of(model: nn.Module) -> torch.dtype:
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def run_model(model: nn.Module, variant: Variant, digits: torch.Tensor):
+    """What forward returns for ``digits`` in ``variant``'s form, float inputs in the dtype of the
+    model's parameters (a model kept in float64 never casts its inputs)."""
+    x = variant.encode(digits)
+    return model(x.to(dtype_of(model)) if x.is_floating_point() else x)
+
+
+def shaped_like_logits(batch: int) -> Callable[[torch.Tensor], bool]:
+    return lambda t: tuple(t.shape) == (batch, NUM_CLASSES)
+
+
+def logits_of(model: nn.Module, variant: Variant, digits: torch.Tensor) -> torch.Tensor:
+    """The logits ``(B, num_classes)``: the output, or the element of a tuple shaped like them."""
+    return pick_output(run_model(model, variant, digits), shaped_like_logits(digits.shape[0]))
 
 
 def sample_digits(batch: int = BATCH, steps: int = STEPS, seed: int = 0) -> torch.Tensor:
@@ -76,7 +97,7 @@ def try_variant(cls: type, variant: Variant, digits: torch.Tensor):
     built around its batch size is built with the batch's)."""
     try:
         model = build(cls, variant.input_dim, batch=digits.shape[0])
-        output = first_output(model(variant.encode(digits)))
+        output = logits_of(model, variant, digits)
     except CheckFailed as exc:
         return str(exc)
     except Exception as exc:
@@ -118,21 +139,28 @@ def check_builds(ctx) -> str:
     except CheckFailed as exc:
         one_hot = f"but not 10: {exc}"
     return (f"{cls.__name__}(seq_length, input_dim, num_hidden={HIDDEN}, num_classes={NUM_CLASSES}, "
-            f"device='cpu') builds with input_dim 1 ({size} parameters) {one_hot}")
+            f"device='cpu') builds with input_dim 1 ({size} parameters) {one_hot}{given_note()}")
 
 
 def check_shapes(ctx) -> str:
     outcomes = find_variants(model_class(ctx.kind))
-    accepted = [(v, o[1]) for v, o in outcomes if isinstance(o, tuple)]
+    accepted = [(v, o) for v, o in outcomes if isinstance(o, tuple)]
     if not accepted:
         raise no_form_accepted(outcomes)
     labels = ", ".join(v.label for v, _ in accepted)
-    note = f"; note: {SOFTMAX_HINT}" if looks_like_softmax(accepted[0][1]) else ""
+    variant, (model, output) = accepted[0]
+    digits = sample_digits()
+    position = position_note(run_model(model, variant, digits), shaped_like_logits(digits.shape[0]))
+    note = ""
+    if dtype_of(model) != torch.float32:
+        note += f"; inputs given in {str(dtype_of(model)).removeprefix('torch.')}, the parameters' dtype"
+    if looks_like_softmax(output):
+        note += f"; note: {SOFTMAX_HINT}"
     single = try_variant(model_class(ctx.kind), accepted[0][0], sample_digits(batch=1))
     if not isinstance(single, tuple):
         raise CheckFailed(f"output (B, {NUM_CLASSES}) for {labels}, but a batch of one sequence fails "
                           f"({accepted[0][0].label}): {single}")
-    return f"output (B, {NUM_CLASSES}) for {labels}, and for a batch of one{note}"
+    return f"output (B, {NUM_CLASSES}){position} for {labels}, and for a batch of one{note}"
 
 
 def expected_count(kind: str, D: int, H: int = HIDDEN, C: int = NUM_CLASSES) -> int:
@@ -148,9 +176,13 @@ def check_param_count(ctx) -> str:
     formula = "H·D + H·H + H + C·H + C" if ctx.kind == "rnn" else "4(H·D + H·H + H) + C·H + C"
     if found == expected:
         return f"{found} parameters = {formula} with D={D}, H={H}, C={C}"
+    states = initial_states(ctx.kind, dict(model.named_parameters()), H)  # h_init: the parity check maps it
+    if states and found - len(states) * H == expected:
+        return (f"{found} parameters = {formula} with D={D}, H={H}, C={C}, plus {len(states) * H} of the "
+                f"learnable initial state {' and '.join(states)}")
     gates = 1 if ctx.kind == "rnn" else 4
     hint = (" — one bias vector too many per gate: nn.RNN/nn.LSTM keep two (b_ih and b_hh), the "
-            "assignment has one" if found - expected == gates * H else "")
+            "assignment has one" if found - len(states) * H - expected == gates * H else "")
     listing = ", ".join(f"{n} {tuple(p.shape)}" for n, p in model.named_parameters())
     raise CheckFailed(f"{found} parameters, expected {expected} = {formula} with D={D}, H={H}, C={C}"
                       f"{hint}; found: {listing}")
@@ -170,10 +202,10 @@ def check_gradients(ctx) -> str:
     if not all(torch.isfinite(p).all() for p in model.parameters()):
         raise CheckFailed("a parameter holds NaN or inf right after construction "
                           "(torch.empty or torch.Tensor(n, m) without an initialisation?)")
-    if not torch.isfinite(first_output(model(variant.encode(digits)))).all():
+    if not torch.isfinite(logits_of(model, variant, digits)).all():
         raise CheckFailed("the output holds NaN or inf with the model's own initialisation")
     randomise(model)
-    F.cross_entropy(first_output(model(variant.encode(digits))), targets).backward()
+    F.cross_entropy(logits_of(model, variant, digits), targets).backward()
     problems = []
     for name, parameter in model.named_parameters():
         if parameter.grad is None:
@@ -192,7 +224,7 @@ def accuracy(model: nn.Module, variant: Variant, digits: torch.Tensor, targets: 
              batch: int) -> float:
     model.eval()
     with torch.no_grad():
-        predictions = torch.cat([first_output(model(variant.encode(chunk))).argmax(-1)
+        predictions = torch.cat([logits_of(model, variant, chunk).argmax(-1)
                                  for chunk in digits.split(batch)])
     model.train()
     return (predictions == targets).double().mean().item()
@@ -209,7 +241,7 @@ def check_sanity(ctx) -> str:
     acc, step = 0.0, 0
     for step in range(1, s["max_steps"] + 1):
         digits, targets = reference_palindromes(s["batch"], s["T"], train)
-        loss = F.cross_entropy(first_output(model(variant.encode(digits))), targets)
+        loss = F.cross_entropy(logits_of(model, variant, digits), targets)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), s["clip"])
@@ -222,7 +254,7 @@ def check_sanity(ctx) -> str:
               f"{variant.label}, T={s['T']}")
     if acc >= s["target"]:
         return f"{acc:.1%} held-out accuracy after {step} steps ({recipe})"
-    probabilities = looks_like_softmax(first_output(model(variant.encode(test_x[:s["batch"]]))))
+    probabilities = looks_like_softmax(logits_of(model, variant, test_x[:s["batch"]]))
     hint = f"; {SOFTMAX_HINT}" if probabilities else ""
     raise CheckFailed(f"{acc:.1%} held-out accuracy after {s['max_steps']} steps ({recipe}); this repository's "
                       f"model needs at most 300; is h(t-1) fed back and p(T) read from the last step?{hint}")

@@ -2,7 +2,8 @@
 learns from a small text with the grader's own training loop.
 
 Students feed ``(B, T)`` index batches or time-major ``(T, B)`` ones (or either one-hot encoded)
-and return ``(B, T, V)`` or ``(T, B, V)`` logits, sometimes with the LSTM state as a second output.
+and return ``(B, T, V)``, ``(T, B, V)`` or ``(B, V, T)`` logits (the layout ``nn.CrossEntropyLoss``
+takes), sometimes in a tuple with the LSTM state, first or second.
 The layout is found from the shapes and confirmed by causality: changing the input of sequence b at
 step t may change only the outputs of sequence b at steps >= t, which tells the time axis from the
 batch axis. Sampling feeds one sequence, one character at a time: a batch of one must work too.
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from .common import SOFTMAX_HINT, CheckFailed, construct, describe, first_output, looks_like_softmax, student_class
+from .common import (SOFTMAX_HINT, CheckFailed, construct, describe, given_note, looks_like_softmax, pick_output,
+                     position_note, student_class)
 from .text import TEXT
 
 SHAPE = dict(batch=4, steps=7, vocab=13, hidden=16, layers=2)  # batch != steps: the axes tell apart
@@ -42,24 +44,35 @@ LAYOUTS = (Layout("(B, T) indices", False), Layout("time-major (T, B) indices", 
 def build(vocab: int, hidden: int, layers: int, batch: int, steps: int):
     cls = student_class("part2", "model", "TextGenerationModel")
     return construct(cls, dict(batch_size=batch, seq_length=steps, vocabulary_size=vocab,
-                               lstm_num_hidden=hidden, lstm_num_layers=layers, device="cpu"))
+                               lstm_num_hidden=hidden, lstm_num_layers=layers, device="cpu"), part="part2")
 
 
 def logits(model, layout: Layout, x: torch.Tensor, vocab: int):
-    """The model's logits for x ``(B, T)`` as ``(B, T, V)``, and how they came out."""
-    fed = x.t() if layout.time_major else x
-    output = first_output(model(F.one_hot(fed, vocab).float() if layout.one_hot else fed))
+    """The model's logits for x ``(B, T)`` as ``(B, T, V)``, and how they came out (of a tuple, the
+    element shaped like logits)."""
     B, T = x.shape
-    if tuple(output.shape) == (B, T, vocab):
-        return output, "(B, T, V)"
-    if tuple(output.shape) == (T, B, vocab):
-        return output.transpose(0, 1), "time-major (T, B, V)"
-    if tuple(output.shape) == (B * T, vocab):  # flattened for the loss, in the order of the input
+    shapes = {}  # the first label of a shape wins (B = T = 1 when sampling)
+    for shape, label in (((B, T, vocab), "(B, T, V)"), ((T, B, vocab), "time-major (T, B, V)"),
+                         ((B * T, vocab), "flattened"), ((B, vocab, T), "(B, V, T), as nn.CrossEntropyLoss takes")):
+        shapes.setdefault(shape, label)
+    fed = x.t() if layout.time_major else x
+    if layout.one_hot:
+        fed = F.one_hot(fed, vocab).to(next((p.dtype for p in model.parameters() if p.is_floating_point()),
+                                            torch.float32))
+    raw = model(fed)
+    output = pick_output(raw, lambda t: tuple(t.shape) in shapes)
+    label = shapes.get(tuple(output.shape))
+    if label is None:
+        raise CheckFailed(f"output {tuple(output.shape)} for input {tuple(fed.shape)}; expected (B, T, V) = "
+                          f"{(B, T, vocab)}, (T, B, V), (B, V, T) or flattened (B*T, V)")
+    position = position_note(raw, lambda t: tuple(t.shape) in shapes)
+    if label == "flattened":  # for the loss, in the order of the input
         if layout.time_major:
-            return output.reshape(T, B, vocab).transpose(0, 1), "time-major (T*B, V), flattened"
-        return output.reshape(B, T, vocab), "(B*T, V), flattened"
-    raise CheckFailed(f"output {tuple(output.shape)} for input {tuple(fed.shape)}"
-                      f"; expected (B, T, V) = {(B, T, vocab)}, (T, B, V) or flattened (B*T, V)")
+            return output.reshape(T, B, vocab).transpose(0, 1), f"time-major (T*B, V), flattened{position}"
+        return output.reshape(B, T, vocab), f"(B*T, V), flattened{position}"
+    if label.startswith("(B, V, T)"):
+        return output.transpose(1, 2), label + position
+    return (output.transpose(0, 1) if label.startswith("time-major") else output), label + position
 
 
 def causal(model, layout: Layout, x: torch.Tensor, vocab: int) -> str:
@@ -132,7 +145,7 @@ def check_shapes(ctx) -> str:
                             s["vocab"], s["steps"]):
             raise CheckFailed(f"a batch of one sequence, as sampling feeds, fails: {problem}")
         note += "; a batch of one sequence works only with a model built with batch_size=1"
-    return f"input {layout.label} -> logits {label}, causal in time, also for a batch of one{note}"
+    return f"input {layout.label} -> logits {label}, causal in time, also for a batch of one{note}{given_note()}"
 
 
 def entropy(text: str) -> float:

@@ -1,0 +1,108 @@
+"""The grading kit reads the correct styles real students write (issue 22): a fixture submission per
+style in tests/grading_fixtures/ (its README.md says what it holds) gets full marks, with what the
+report must say of the style, and an edit of it that plants a bug costs exactly the checks it breaks.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from grading.checks import common
+from grading.checks.common import CheckFailed, construct, pick_output
+from tests.test_grading import FIXTURES, assert_costs_exactly, failed, grade, messages, plant
+
+STYLES = {  # fixture: {check: a fragment of its message}
+    "logits_bvt": {"text_model_shapes": "logits (B, V, T), as nn.CrossEntropyLoss takes, causal in time"},
+    "float64_params": {"rnn_shapes": "inputs given in float64, the parameters' dtype",
+                       "lstm_parity": "weights stored (out, in) as in the equations"},
+    "tuple_outputs": {"rnn_shapes": "output (B, 10) (element 2 of the 2 forward returns)",
+                      "lstm_sanity_t5": "held-out accuracy after",
+                      "text_model_shapes": "logits (B, T, V) (element 2 of the 2 forward returns)"},
+    "learnable_h0": {"rnn_param_count": "plus 7 of the learnable initial state h_init",
+                     "rnn_parity": "the learnable h_init as h(0)",
+                     "lstm_param_count": "plus 14 of the learnable initial state h_0 and c_0",
+                     "lstm_parity": "the learnable h_0 as h(0), the learnable c_0 as c(0)"},
+    "mixed_orientation": {"rnn_parity": "weights stored (in, out), W_hx (out, in) as in the equations",
+                          "lstm_parity": "W_gx, W_ix, W_fx, W_ox (out, in)"},
+    "extra_argument": {"text_model_shapes": "TextGenerationModel requires dropout_keep_prob, given the "
+                                            "skeleton train.py's default dropout_keep_prob=1.0"},
+}
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_a_correct_submission_in_each_style_gets_full_marks(style):
+    result = grade(FIXTURES / style)
+    assert failed(result) == set() and result["total"] == 100, messages(result)
+    for name, fragment in STYLES[style].items():
+        assert fragment in messages(result)[name]
+
+
+BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fragment of their messages
+    "(B, V, T) by reshape, not permute": (
+        "logits_bvt", [("part2/model.py", ".permute(0, 2, 1)", ".reshape(x.shape[0], -1, x.shape[1])")],
+        "text_model_shapes", {"text_model_shapes": "moves outputs of earlier steps or of other sequences"}),
+    "float64 LSTM without the tanh on c": (
+        "float64_params", [("part1/lstm.py", "h = torch.tanh(c) * o", "h = c * o")], "lstm_parity",
+        {"lstm_parity": "h(t) = c(t)*o(t), without the tanh"}),
+    "W_hh through .data in a tuple output": (
+        "tuple_outputs", [("part1/vanilla_rnn.py", "F.linear(h, self.W_hh)", "F.linear(h, self.W_hh.data)")],
+        "rnn_gradients,rnn_parity", {"rnn_gradients": "W_hh gets no gradient",
+                                     "rnn_parity": "the gradients of W_hh (inf) differ"}),
+    "h_init through .data": (
+        "learnable_h0", [("part1/vanilla_rnn.py", "self.h_init.expand", "self.h_init.data.expand")],
+        "rnn_gradients,rnn_parity,rnn_param_count", {"rnn_gradients": "h_init gets no gradient",
+                                                     "rnn_parity": "the gradients of h_init (inf) differ"}),
+    "h_0 and c_0 used the other way round": (  # only names: mapped the other way, no cost
+        "learnable_h0", [("part1/lstm.py", "h, c = self.h_0, self.c_0", "h, c = self.c_0, self.h_0")],
+        "lstm_parity", {}),
+    "input and forget gates swapped": (
+        "mixed_orientation", [("part1/lstm.py", "c = g * i + c * f", "c = g * f + c * i")], "lstm_parity",
+        {"lstm_parity": "they match the equations with the input and forget gates swapped"}),
+    "an argument the skeleton has no flag for": (
+        "extra_argument", [("part2/model.py", "device, dropout_keep_prob)", "device, keep)"),
+                           ("part2/model.py", "1 - dropout_keep_prob", "1 - keep"),
+                           ("part1/vanilla_rnn.py", "num_classes, device='cpu'", "num_classes, num_layers, device='cpu'")],
+        "text_model_shapes,rnn_builds",
+        {"text_model_shapes": "it also requires keep, which the skeleton's constructor does not have",
+         "rnn_builds": "it also requires num_layers, which the skeleton's constructor does not have"}),
+}
+NOTES = {"h_0 and c_0 used the other way round": ("lstm_parity", "the learnable c_0 as h(0), the learnable h_0 as c(0)")}
+
+
+@pytest.mark.parametrize("bug", BUGS)
+def test_a_bug_in_a_style_costs_exactly_the_checks_it_breaks(tmp_path, bug):
+    fixture, edits, only, expected = BUGS[bug]
+    root = tmp_path / "submission"
+    shutil.copytree(FIXTURES / fixture, root)
+    for edit in edits:
+        plant(root, *edit)
+    result = grade(root, only=only)
+    assert_costs_exactly(result, expected)
+    if bug in NOTES:
+        name, fragment = NOTES[bug]
+        assert fragment in messages(result)[name]
+
+
+class Flagged(torch.nn.Module):
+    def __init__(self, seq_length, lstm_num_hidden, dropout_keep_prob, device="cpu"):
+        super().__init__()
+        self.keep = dropout_keep_prob
+
+
+def test_a_required_skeleton_flag_gets_its_default_and_an_unknown_one_is_named(monkeypatch):
+    monkeypatch.setattr(common, "GIVEN", {})
+    model = construct(Flagged, {"seq_length": 5, "lstm_num_hidden": 8}, part="part2")
+    assert model.keep == 1.0 and "requires dropout_keep_prob" in common.given_note()
+    with pytest.raises(CheckFailed, match="it also requires dropout_keep_prob, which the skeleton's"):
+        construct(Flagged, {"seq_length": 5, "lstm_num_hidden": 8}, part="part1")  # not a part-1 flag
+    positional = construct(Flagged, {"a": 5, "b": 8}, part="part2")  # other names: by position
+    assert positional.keep == 1.0
+
+
+def test_the_element_shaped_like_logits_is_picked_and_logits_beat_probabilities():
+    logits, state = torch.randn(3, 10), torch.randn(3, 7)
+    assert pick_output((state, logits), lambda t: t.shape == (3, 10)) is logits
+    assert pick_output((logits.softmax(-1), logits), lambda t: t.shape == (3, 10)) is logits
+    assert pick_output((state,), lambda t: t.shape == (3, 10)) is state  # for the message's shape
