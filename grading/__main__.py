@@ -89,7 +89,7 @@ def single(args, checks, rubric, limits, scripts: bool) -> None:
         if unpacked:
             unpacked.cleanup()
     result["path"] = str(args.submission)
-    result["official"] = official(result, load_questions(args.rubric))
+    result["official"] = official(result, args.questions)
     print(format_report(result))
     if args.json:
         write_json(result, args.json)
@@ -97,7 +97,7 @@ def single(args, checks, rubric, limits, scripts: bool) -> None:
 
 def batch(args, checks, rubric, limits, scripts: bool) -> None:
     results, skipped = grade_batch(args.batch, args.out_dir, checks, rubric, limits, args.workers, args.force,
-                                   args.quiet, load_questions(args.rubric), scripts)
+                                   args.quiet, args.questions, scripts)
     for result in results:
         late = " (late)" if result["intake"]["late"] else ""
         lacking = f"; missing {', '.join(result['missing'])}" if result["missing"] else ""
@@ -120,6 +120,7 @@ def main(argv=None) -> None:
         parser.error("give either a SUBMISSION folder or --batch SOURCE, or --gradescope_bundle OUT "
                      "(a student's zip works as SUBMISSION too)")
     checks, rubric = select_checks(args.only), load_rubric(args.rubric)
+    args.questions = load_questions(args.rubric)  # a bad question table fails before any grading
     if args.gradescope_bundle:
         from grading.gradescope import write_bundle
         print(write_bundle(args.gradescope_bundle, args.rubric))

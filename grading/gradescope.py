@@ -29,9 +29,8 @@ from grading import GradingError, sandbox
 from grading.grade import find_root, grade_submission, readable, run_scripts
 from grading.intake import find_roots, unpack
 from grading.official import check_points, official
-from grading.registry import CHECKS
 from grading.report import atomic_write
-from grading.rubric import load_questions, load_rubric, load_visibility
+from grading.rubric import load_questions, load_rubric, load_visibility, select_checks
 
 PACKAGE = Path(__file__).resolve().parent
 BUNDLED = ("setup.sh", "run_autograder", "rubric.toml", "requirements.txt")
@@ -51,7 +50,8 @@ RUN = """#!/usr/bin/env bash
 ROOT="${GRADESCOPE_ROOT:-/autograder}"
 PY="$ROOT/venv/bin/python"; [ -x "$PY" ] || PY=python3
 mkdir -p "$ROOT/results"
-cd "$ROOT/source" && "$PY" -m grading.gradescope --root "$ROOT" --rubric "$ROOT/source/rubric.toml"
+cd "$ROOT/source" && "$PY" -m grading.gradescope --root "$ROOT" --rubric "$ROOT/source/rubric.toml" \
+  --only "${GRADING_ONLY:-all}"
 code=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
   printf '{"score": 0, "output": "The autograder failed to start (exit code %s); nothing was graded. Please tell the course staff.", "tests": []}\\n' "$code" > "$ROOT/results/results.json"
@@ -191,7 +191,7 @@ def failure_json(message: str, seconds: float) -> dict:
             "tests": []}
 
 
-def run(root: Path, rubric: Path, deliverables: bool = True) -> dict:
+def run(root: Path, rubric: Path, deliverables: bool = True, only: str = "all") -> dict:
     """Grade ``root/submission`` and write ``root/results/results.json``; never raises."""
     start, out = time.monotonic(), root / "results" / "results.json"
     os.environ["GRADING_PRELOAD_DYNAMO"] = "0"  # 70 MB less in the fork server and in every check
@@ -199,7 +199,7 @@ def run(root: Path, rubric: Path, deliverables: bool = True) -> dict:
         with PeakMemory() as memory, tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
             points, questions, visibility = load_rubric(rubric), load_questions(rubric), load_visibility(rubric)
             submission = _submission_root(root / "submission", Path(scratch))
-            result = grade_submission(submission, list(CHECKS), points, sandbox.Limits(), WORKERS)
+            result = grade_submission(submission, select_checks(only), points, sandbox.Limits(), WORKERS)
             if deliverables:  # with the fork server gone: each script's interpreter holds torch itself
                 server = sandbox.zygote()
                 server.process.stdin.close()  # the end of its input: the server exits
@@ -226,8 +226,9 @@ def main(argv=None) -> None:
     parser.add_argument("--rubric", type=Path, default=PACKAGE / "rubric.toml", help="the rubric")
     parser.add_argument("--deliverables", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the student's scripts (reported, not scored)")
+    parser.add_argument("--only", default="all", help="the checks to run, as for python -m grading (GRADING_ONLY)")
     args = parser.parse_args(argv)
-    results = run(args.root, args.rubric, args.deliverables)
+    results = run(args.root, args.rubric, args.deliverables, args.only)
     print(results["output"])
     sys.exit(0)
 
