@@ -228,7 +228,8 @@ def train(config, Model=TextGenerationModel) -> int:
     csv_path, jsonl_path = out / "metrics.csv", out / "samples.jsonl"
     old = config.resume and csv_path.exists() and jsonl_path.exists()
     rows = list(csv.reader(csv_path.read_text(encoding="utf-8").splitlines()))[1:] if old else []
-    samples = [json.loads(line) for line in jsonl_path.read_text(encoding="utf-8").splitlines()] if old else []
+    samples = [json.loads(line) for line in jsonl_path.read_text(encoding="utf-8").splitlines(keepends=True)
+               if line.endswith("\n")] if old else []  # a line cut short by a kill is dropped
     with open(csv_path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows([["step", "split", "loss", "accuracy", "learning_rate", "elapsed_s"]]
                                 + [r for r in rows if int(r[0]) <= step])
