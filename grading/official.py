@@ -36,17 +36,19 @@ def check_points(result: dict, questions: list[Question]) -> dict[str, tuple[flo
 def official(result: dict, questions: list[Question], marks: dict[str, float | None] | None = None) -> dict:
     """Per question the code points, the TA's mark and their sum; the totals; what is unmarked."""
     scaled, marks = check_points(result, questions), marks or {}
+    ran = {row["name"] for row in result["checks"]}
     table, unmarked = {}, []
     for question in questions:
         code = sum(scaled[name][0] for name in question.checks if name in scaled)
         written = marks.get(question.key) if question.written else 0.0
         if written is None:
             unmarked.append(question.key)
-        table[question.key] = {"code": round(code, 2), "code_max": question.code, "written": written, "points": round(code + (written or 0), 2),
+        table[question.key] = {"code": round(code, 2), "code_max": question.code if ran & set(question.checks) else 0,
+                               "written": written, "points": round(code + (written or 0), 2),
                                "max": question.points, "bonus": question.bonus}
     code_total = round(sum(q["code"] for q in table.values()), 2)
     written_total = round(sum(q["written"] or 0 for q in table.values()), 2)
-    return {"questions": table, "code": code_total, "code_max": sum(q.code for q in questions),
+    return {"questions": table, "code": code_total, "code_max": sum(q["code_max"] for q in table.values()),
             "written": written_total, "grade": round(code_total + written_total, 2),
             "max": sum(q.points for q in questions if not q.bonus), "unmarked": unmarked}
 

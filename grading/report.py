@@ -42,8 +42,8 @@ def format_report(result: dict) -> str:
         sheet = result["official"]
         shares = ", ".join(f"{key}: {q['code']:g}/{q['code_max']:g}" for key, q in sheet["questions"].items()
                            if q["code_max"])
-        lines += [f"Assignment points from the code: {sheet['code']:g} of {sheet['code_max']:g} ({shares}); "
-                  f"the written answers ({sheet['max'] - sheet['code_max']:g} more) are the TA's"]
+        lines += [f"Assignment points from the code: {sheet['code']:g} of {sheet['code_max']:g} ({shares}); the "
+                  "rest of the assignment's 100 (the written answers) is the TA's"]
     return "\n".join(lines)
 
 
