@@ -313,3 +313,13 @@ def test_the_batch_report_lists_identical_files(tmp_path):
     assert {(p["a"], p["b"], p["file_a"]) for p in pairs} >= {("alice", "bob", "part1/lstm.py")}
     alice = next(r for r in read_csv(out / "grades.csv") if r["submission"] == "alice")
     assert "bob: part1/lstm.py = part1/lstm.py" in alice["identical_to"]
+
+
+def test_batch_takes_one_students_zip_and_refuses_a_single_submission_folder(tmp_path):
+    archive = tmp_path / "lastname_assignment2.zip"
+    archive.write_bytes(student_zip(tmp_path))
+    subs, notes = intake.submissions_from(archive, tmp_path / "out/unpacked")
+    assert [(s.name, s.files, s.problem) for s in subs] == [("lastname_assignment2", ["lastname_assignment2.zip"], "")]
+    assert intake.find_roots(subs[0].path) == [subs[0].path / "lastname_assignment_2"] and notes == []
+    with pytest.raises(GradingError, match="holds the parts itself: grade it without --batch"):
+        intake.submissions_from(STYLE_B, tmp_path / "out/unpacked")
