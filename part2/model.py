@@ -11,6 +11,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from part2.dataset import UserError
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``--device``: auto (None: the same) is CUDA when present, else the CPU; cpu, cuda, cuda:N."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name != "cpu" and not (name == "cuda" or name.startswith("cuda:")):
+        raise UserError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise UserError(f"--device {name} was requested but CUDA is not available here; use --device cpu")
+    return torch.device(name)
+
 
 class TextGenerationModel(nn.Module):
     """Next-character model.
@@ -36,8 +49,7 @@ class TextGenerationModel(nn.Module):
                             batch_first=True, dropout=drop if lstm_num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(drop)
         self.output = nn.Linear(lstm_num_hidden, vocabulary_size)
-        auto = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(auto if device in (None, "auto") else device)
+        self.device = resolve_device(str(device) if device is not None else None)
         self.to(self.device)
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:

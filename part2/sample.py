@@ -23,7 +23,7 @@ import torch
 from torch.nn import functional as F
 
 from part2.dataset import UserError
-from part2.model import TextGenerationModel
+from part2.model import TextGenerationModel, resolve_device
 
 
 @torch.no_grad()
@@ -126,8 +126,7 @@ def main(argv=None) -> int:
     for name in ("length", "num_samples", "beam_width", "temperature"):
         if getattr(args, name) <= 0:
             parser.error(f"argument --{name}: must be positive, got {getattr(args, name)}")
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device.replace("auto", "cpu")
-    model, ckpt = load(Path(args.checkpoint), device)
+    model, ckpt = load(Path(args.checkpoint), resolve_device(args.device))
     vocab = ckpt["vocabulary"]
     char_to_ix = {ch: i for i, ch in enumerate(vocab)}
 

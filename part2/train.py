@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from part2.dataset import TextDataset, UserError
-from part2.model import TextGenerationModel
+from part2.model import TextGenerationModel, resolve_device
 from part2.sample import generate
 
 BOOK = Path(__file__).resolve().parents[1] / "assets" / "book_EN_grimms_fairy_tails.txt"
@@ -86,16 +86,6 @@ def check_flags(parser, config) -> None:
             parser.error(f"argument --{name}: must be in (0, 1], got {getattr(config, name)}")
     if not 0 < config.val_fraction < 1 or (config.time_limit is not None and config.time_limit <= 0):
         parser.error("argument --val_fraction must be in (0, 1) and --time_limit positive")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name != "cpu" and not (name == "cuda" or name.startswith("cuda:")):
-        raise UserError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
-    if name != "cpu" and not torch.cuda.is_available():
-        raise UserError(f"--device {name} was requested but CUDA is not available here; use --device cpu")
-    return torch.device(name)
 
 
 @torch.no_grad()
