@@ -222,4 +222,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # a run takes seconds and writes its files at the end: nothing to save
+        print("interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +15,7 @@ import torch
 
 from part3 import train
 from part3.gcn import GCN, normalized_adjacency
-from tests.conftest import assert_one_line_error, run_script
+from tests.conftest import ROOT, assert_one_line_error, run_script
 
 
 def read_csv(path):
@@ -172,3 +176,15 @@ def test_more_bad_flags_rejected_by_argparse(capsys, flags, fragment):
     assert info.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "error:" in last and fragment in last
+
+
+def test_ctrl_c_exits_130_with_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "part3/train.py", "--num_seeds", "50", "--out_dir", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout.readline().startswith("seed 0:")  # training has started
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines() == ["interrupted; nothing written"], err
+    assert not out.exists()
