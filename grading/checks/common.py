@@ -175,9 +175,9 @@ def pick_output(output, fits: Callable[[torch.Tensor], bool] = lambda t: True) -
 
 
 def position_note(output, fits: Callable[[torch.Tensor], bool]) -> str:
-    """`` (element 2 of the 2 forward returns)`` when the logits come out of a tuple, else ``""``."""
+    """`` (element 2 of the 2 forward returns)`` when the logits are not a tuple's first element, else ``""``."""
     index = _pick(output, fits)[1]
-    return "" if index is None else f" (element {index + 1} of the {len(output)} forward returns)"
+    return f" (element {index + 1} of the {len(output)} forward returns)" if index else ""
 
 
 def looks_like_softmax(output: torch.Tensor) -> bool:

@@ -22,13 +22,16 @@ from .palindromes import reference_palindromes
 CLASSES = {"rnn": ("vanilla_rnn", "VanillaRNN"), "lstm": ("lstm", "LSTM")}
 NUM_CLASSES, HIDDEN, BATCH, STEPS = 10, 7, 3, 6  # small and pairwise different, so shapes tell apart
 
-# The sanity run (question 1.3): the grader's data and loop, the student's model. This repository's
-# models reach 99% in 25-300 steps with every input form (measured over 4 seeds); a correct RNN
-# initialised with the skeleton-era torch.randn (std 1, saturated tanh) needs 2,000-2,750, so the
-# budget is 5,000 (the skeleton's own run is 10,000 steps at a third of this learning rate). A model
-# evaluated every eval_every steps stops as soon as it gets there: only a failing one pays the budget.
-# The held-out set is evaluated in batches of the training size, for models built around a batch size.
-SANITY = dict(T=5, hidden=64, batch=128, lr=3e-3, max_steps=5000, eval_every=25, test_size=1024,
+# The sanity run (question 1.3): the grader's data and loop, the student's model. The verdict must be
+# the same on every CPU, whose float kernels shift a run like another seed does; measured over seeds
+# 0-4 of the sanity seed on the fixtures of tests/grading_fixtures: correct models reach 99% in 25-200
+# steps with every input form; the slowest correct style, an RNN initialised with the skeleton-era
+# torch.randn (std 1, saturated tanh; classic_2019), in 525-1,375 (seeds 0-5), so the 5,000-step budget
+# is 3.6 times its slowest (at lr 3e-3 it needed 1,525-4,675: a verdict on the edge); an RNN without
+# W_hh h(t-1) stays at 9-11%. A model evaluated every eval_every steps stops as soon as it gets there:
+# only a failing one pays the budget. The held-out set is evaluated in batches of the training size,
+# for models built around a batch size.
+SANITY = dict(T=5, hidden=64, batch=128, lr=1e-2, max_steps=5000, eval_every=25, test_size=1024,
               clip=10.0, target=0.99, seed=0)
 
 
@@ -256,5 +259,6 @@ def check_sanity(ctx) -> str:
         return f"{acc:.1%} held-out accuracy after {step} steps ({recipe})"
     probabilities = looks_like_softmax(logits_of(model, variant, test_x[:s["batch"]]))
     hint = f"; {SOFTMAX_HINT}" if probabilities else ""
-    raise CheckFailed(f"{acc:.1%} held-out accuracy after {s['max_steps']} steps ({recipe}); this repository's "
-                      f"model needs at most 300; is h(t-1) fed back and p(T) read from the last step?{hint}")
+    raise CheckFailed(f"{acc:.1%} held-out accuracy after {s['max_steps']} steps ({recipe}); correct models "
+                      "need 25-200 steps, or up to about 1,400 when saturated by an unscaled torch.randn "
+                      f"initialisation; is h(t-1) fed back and p(T) read from the last step?{hint}")
