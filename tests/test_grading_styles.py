@@ -57,6 +57,11 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
     "h_0 and c_0 used the other way round": (  # only names: mapped the other way, no cost
         "learnable_h0", [("part1/lstm.py", "h, c = self.h_0, self.c_0", "h, c = self.c_0, self.h_0")],
         "lstm_parity", {}),
+    "other names, orientation per matrix": (  # matched by shape: W_hy (H, C) beside W_hx (H, D)
+        "mixed_orientation", [("part1/vanilla_rnn.py", "self.W_ph = nn", "self.W_hy = nn"),
+                              ("part1/vanilla_rnn.py", "self.b_p = nn", "self.b_y = nn"),
+                              ("part1/vanilla_rnn.py", "h @ self.W_ph + self.b_p", "h @ self.W_hy + self.b_y")],
+        "rnn_parity", {}),
     "input and forget gates swapped": (
         "mixed_orientation", [("part1/lstm.py", "c = g * i + c * f", "c = g * f + c * i")], "lstm_parity",
         {"lstm_parity": "they match the equations with the input and forget gates swapped"}),
@@ -68,7 +73,9 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
         {"text_model_shapes": "it also requires keep, which the skeleton's constructor does not have",
          "rnn_builds": "it also requires num_layers, which the skeleton's constructor does not have"}),
 }
-NOTES = {"h_0 and c_0 used the other way round": ("lstm_parity", "the learnable c_0 as h(0), the learnable h_0 as c(0)")}
+NOTES = {"h_0 and c_0 used the other way round": ("lstm_parity", "the learnable c_0 as h(0), the learnable h_0 as c(0)"),
+         "other names, orientation per matrix": ("rnn_parity", "W_hy = W_ph, b_y = b_p), weights stored (in, out), "
+                                                               "W_hx (out, in)")}
 
 
 @pytest.mark.parametrize("bug", BUGS)

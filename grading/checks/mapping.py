@@ -12,7 +12,7 @@ shapes. The candidates, tried in this order:
 * else by shape, for parameters named otherwise: the gates fused in one ``(4H, D)`` and one
   ``(4H, H)`` matrix, or in one ``(4H, D + H)`` matrix on ``[x, h]`` or ``[h, x]``; a ParameterList
   counts as its pieces stacked; one bias per gate, or two summed (as ``nn.LSTMCell`` keeps); every
-  gate order and both storage orders are tried.
+  gate order is tried, and each matrix as stored or transposed, as its place needs.
 
 Either way a learnable initial state (``h_init``, ``h0``, ``c_0``: a vector of H numbers named like
 one) becomes the reference's h(0) (and c(0)), so its gradient is compared too.
@@ -35,7 +35,8 @@ ORIENTATIONS = ("(out, in) as in the equations", "(in, out)")
 CELL_LAYOUTS = ("separate", "[x, h]", "[h, x]")  # input and recurrent matrices apart, or one on [x, h]
 ROLES = {"Wx": "the input weights", "Wh": "the recurrent weights", "b": "the gate bias", "Wp": "W_ph", "bp": "b_p"}
 MAX_CANDIDATES = 400
-STATE_NAME = re.compile(r"init|start|^(h|c|s|hidden|cell|state)_?0$", re.IGNORECASE)  # h_init, h0, c_0
+# h_init, h0, c_0, init_hidden, h_start, hidden_state, cell: a learnt initial state, by its name
+STATE_NAME = re.compile(r"init|start|first|zero|^(h|c|s|hx|cx|hidden|cell|state|memory)(_?state)?_?0?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -50,25 +51,6 @@ def target_shape(name: str, D: int, H: int, C: int) -> tuple:
     if name == "W_ph":
         return C, H
     return (H, D) if name.endswith("x") else (H, H)
-
-
-def _orient(tensor: torch.Tensor, storage: tuple[bool, bool]) -> torch.Tensor:
-    """The tensor as (out, in) under ``storage``: whether the matrices, and the square ones (W_hh,
-    which a student may use the other way round from the rest), are stored (in, out)."""
-    if tensor.dim() != 2:
-        return tensor
-    return tensor.t() if storage[tensor.shape[0] == tensor.shape[1]] else tensor
-
-
-def storages(params: dict) -> list[tuple[bool, bool]]:
-    """The storage orders to try: both alike first; mixed ones only when there is a square matrix."""
-    square = any(p.dim() == 2 and p.shape[0] == p.shape[1] for p in params.values())
-    return [(False, False), (True, True)] + ([(False, True), (True, False)] if square else [])
-
-
-def storage_label(storage: tuple[bool, bool]) -> str:
-    label = f"weights stored {ORIENTATIONS[storage[0]]}"
-    return label if storage[0] == storage[1] else f"{label}, the square ones {ORIENTATIONS[storage[1]]}"
 
 
 def _fits(shape: tuple, wanted: tuple) -> bool:
@@ -197,8 +179,8 @@ def _label(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{names[0].rsplit('.', 1)[0]}[0..{len(names) - 1}]"
 
 
-def _piece(P: dict, names: list[str], storage: tuple[bool, bool]) -> torch.Tensor:
-    parts = [_orient(P[name], storage) for name in names]
+def _piece(P: dict, names: list[str], transposed: bool) -> torch.Tensor:
+    parts = [P[name].t() if transposed and P[name].dim() == 2 else P[name] for name in names]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
@@ -209,25 +191,30 @@ def _slots(kind: str, layout: str, D: int, H: int, C: int) -> list[tuple[str, tu
 
 
 def _assign(slots: list, shapes: list, used: frozenset = frozenset()):
-    """Every way to give each slot fitting pieces (the cell bias one or two, summed), all pieces used."""
+    """Every way to give each slot fitting pieces, each as stored or transposed (``shapes[i]`` maps
+    the two to the piece's shape); the cell bias one or two pieces, summed; all pieces used."""
     if not slots:
         if len(used) == len(shapes):
             yield {}
         return
     (slot, wanted), rest = slots[0], slots[1:]
-    fitting = [i for i, shape in enumerate(shapes) if i not in used and _fits(shape, wanted)]
-    choices = [(i,) for i in fitting] + (list(itertools.combinations(fitting, 2)) if slot == "b" else [])
+    if len(wanted) == 1:
+        fitting = [(i, False) for i, shape in enumerate(shapes) if i not in used and _fits(shape[False], wanted)]
+    else:
+        fitting = [(i, t) for i, shape in enumerate(shapes) for t in (False, True)
+                   if i not in used and t in shape and _fits(shape[t], wanted)]
+    choices = [(f,) for f in fitting] + (list(itertools.combinations(fitting, 2)) if slot == "b" else [])
     for choice in choices:
-        for tail in _assign(rest, shapes, used | set(choice)):
+        for tail in _assign(rest, shapes, used | {i for i, _ in choice}):
             yield {slot: choice, **tail}
 
 
-def _shape_build(kind, groups, choice, layout, order, storage, sizes):
+def _shape_build(kind, groups, choice, layout, order, sizes):
     D, H, C = sizes
 
     def build(P):
         def get(slot, vector=False):
-            parts = [_piece(P, groups[i], storage) for i in choice[slot]]
+            parts = [_piece(P, groups[i], transposed) for i, transposed in choice[slot]]
             return sum(p.reshape(-1) for p in parts) if vector else parts[0]
         if layout == "separate":
             Wx, Wh = get("Wx"), get("Wh")
@@ -243,18 +230,32 @@ def _shape_build(kind, groups, choice, layout, order, storage, sizes):
 
 
 def shape_candidates(kind: str, params: dict, sizes: tuple) -> list[Candidate]:
+    """By shape; each matrix as stored or transposed, whichever fits its place (a square one both
+    ways), the assignments with every matrix stored alike first."""
     states = initial_states(kind, params, sizes[1])
     params = {name: p for name, p in params.items() if name not in states}
     groups = pieces(params)
+    shapes = [{t: tuple(_piece(params, names, t).shape) for t in ((False, True) if params[names[0]].dim() == 2
+                                                                   else (False,))} for names in groups]
     orders = ["h"] if kind == "rnn" else ["".join(p) for p in itertools.permutations(GATES)]
+    found = []
+    for layout in CELL_LAYOUTS:
+        found += [(layout, c) for c in itertools.islice(_assign(_slots(kind, layout, *sizes), shapes), MAX_CANDIDATES)]
+
+    def mixed(item) -> int:  # how many matrices are stored unlike the others
+        flags = [t for slot, choice in item[1].items() if slot not in ("b", "bp") for _, t in choice]
+        return min(flags.count(True), flags.count(False))
+
     candidates = []
-    for storage, layout in itertools.product(storages(params), CELL_LAYOUTS):
-        shapes = [tuple(_piece(params, names, storage).shape) for names in groups]
-        for choice in itertools.islice(_assign(_slots(kind, layout, *sizes), shapes), MAX_CANDIDATES):
-            roles = {**ROLES, "Wxh": f"the weights on {layout}"}
-            used = ", ".join(f"{'+'.join(_label(groups[i]) for i in choice[slot])} = {roles[slot]}" for slot in choice)
-            for order in orders:
-                gates = "" if kind == "rnn" else f"; gates in the order {', '.join(order)}"
-                label = f"parameters matched by shape ({used}{gates}), {storage_label(storage)}"
-                candidates.append(Candidate(label, _shape_build(kind, groups, choice, layout, order, storage, sizes)))
+    for layout, choice in sorted(found, key=mixed):
+        roles = {**ROLES, "Wxh": f"the weights on {layout}"}
+        used = ", ".join(f"{'+'.join(_label(groups[i]) for i, _ in choice[slot])} = {roles[slot]}" for slot in choice)
+        matrices = [(i, t) for slot in choice if slot not in ("b", "bp") for i, t in choice[slot]]
+        transposed = {_label(groups[i]): t for i, t in matrices}
+        square = [_label(groups[i]) for i, _ in matrices if shapes[i][False] == shapes[i].get(True)]
+        storage = _orientation_label(transposed, {n: n for n in transposed}, square)
+        for order in orders:
+            gates = "" if kind == "rnn" else f"; gates in the order {', '.join(order)}"
+            label = f"parameters matched by shape ({used}{gates}), {storage}"
+            candidates.append(Candidate(label, _shape_build(kind, groups, choice, layout, order, sizes)))
     return with_initial_states(kind, candidates[:MAX_CANDIDATES], states)
