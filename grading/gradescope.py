@@ -27,7 +27,7 @@ from pathlib import Path
 
 from grading import GradingError, sandbox
 from grading.grade import find_root, grade_submission, readable, run_scripts
-from grading.intake import find_roots, unpack
+from grading.intake import open_folder
 from grading.official import check_points, official
 from grading.report import atomic_write
 from grading.rubric import load_questions, load_rubric, load_visibility, select_checks
@@ -141,17 +141,6 @@ def tree_rss(root: int) -> list[int]:
     return [rss.get(pid, 0) for pid in inside]
 
 
-def _submission_root(submission: Path, scratch: Path) -> Path:
-    """The uploaded folder, or the zip in it unpacked when the parts are not there as files."""
-    if find_roots(submission):
-        return submission
-    zips = sorted(submission.rglob("*.zip"))
-    if len(zips) == 1:
-        unpack(zips[0], scratch / zips[0].stem)
-        return scratch / zips[0].stem
-    return submission
-
-
 def results_json(result: dict, questions, visibility: dict[str, str], seconds: float, memory: PeakMemory) -> dict:
     """Gradescope's results format from the kit's result."""
     scaled = check_points(result, questions)
@@ -198,7 +187,7 @@ def run(root: Path, rubric: Path, deliverables: bool = True, only: str = "all") 
     try:
         with PeakMemory() as memory, tempfile.TemporaryDirectory(prefix="gradescope-") as scratch:
             points, questions, visibility = load_rubric(rubric), load_questions(rubric), load_visibility(rubric)
-            submission = _submission_root(root / "submission", Path(scratch))
+            submission, _ = open_folder(root / "submission", Path(scratch) / "submission")
             result = grade_submission(submission, select_checks(only), points, sandbox.Limits(), WORKERS)
             if deliverables:  # with the fork server gone: each script's interpreter holds torch itself
                 server = sandbox.zygote()

@@ -267,7 +267,12 @@ def submissions_from(source: Path, work_dir: Path) -> tuple[list[Submission], li
     subs = []
     for entry in entries:
         if entry.is_dir():
-            subs.append(Submission(name=entry.name, path=entry, student=entry.name))
+            sub = Submission(name=entry.name, path=entry, student=entry.name)
+            try:
+                sub.path, sub.files = open_folder(entry, work_dir / entry.name)
+            except GradingError as exc:
+                sub.problem = str(exc)
+            subs.append(sub)
         elif entry.suffix.lower() == ".zip":
             target = _fresh(work_dir / entry.stem)
             sub = Submission(name=entry.stem, path=target, student=entry.stem, files=[entry.name])
@@ -279,6 +284,17 @@ def submissions_from(source: Path, work_dir: Path) -> tuple[list[Submission], li
     if not subs:
         raise GradingError(f"no submission folders or zips in '{source}'")
     return subs, []
+
+
+def open_folder(folder: Path, scratch: Path) -> tuple[Path, list[str]]:
+    """``folder``, or, when the parts are not in it as files but one zip is, that zip unpacked into
+    ``scratch``; and the names of the files read."""
+    zips = [] if find_roots(folder) else sorted(p for p in folder.rglob("*.zip") if "__MACOSX" not in p.parts)
+    if len(zips) != 1:
+        return folder, []
+    target = _fresh(scratch) / zips[0].stem
+    unpack(zips[0], target)
+    return scratch, [zips[0].name]
 
 
 def _from_canvas(names: list[str], open_file, work_dir: Path) -> tuple[list[Submission], list[str]]:

@@ -323,3 +323,13 @@ def test_batch_takes_one_students_zip_and_refuses_a_single_submission_folder(tmp
     assert intake.find_roots(subs[0].path) == [subs[0].path / "lastname_assignment_2"] and notes == []
     with pytest.raises(GradingError, match="holds the parts itself: grade it without --batch"):
         intake.submissions_from(STYLE_B, tmp_path / "out/unpacked")
+
+
+def test_a_folder_holding_only_a_students_zip_is_unpacked(tmp_path):
+    (tmp_path / "submissions/alice").mkdir(parents=True)
+    (tmp_path / "submissions/alice/smith_assignment2.zip").write_bytes(student_zip(tmp_path))
+    (tmp_path / "submissions/bob").mkdir()
+    subs, _ = intake.submissions_from(tmp_path / "submissions", tmp_path / "out/unpacked")
+    alice, bob = subs
+    assert (alice.name, alice.files, bob.path) == ("alice", ["smith_assignment2.zip"], tmp_path / "submissions/bob")
+    assert intake.find_roots(alice.path) == [alice.path / "smith_assignment2/lastname_assignment_2"]

@@ -74,7 +74,9 @@ def test_a_simulated_gradescope_run_writes_results_in_its_schema(tmp_path):
     rubric.write_text(text.replace('default = "visible"\n', 'default = "visible"\n"rnn_*" = "after_due_date"\n'),
                       encoding="utf-8")
     root = bundle(tmp_path, rubric)
-    shutil.copytree(STYLE_B, root / "submission/lastname_assignment_2")  # a level deeper, as uploads are
+    with zipfile.ZipFile(root / "submission/lastname_assignment2.zip", "w") as zipped:  # uploaded as a zip
+        for path in sorted(STYLE_B.rglob("*.py")):
+            zipped.write(path, f"lastname_assignment_2/{path.relative_to(STYLE_B)}")
     results = run_autograder(root)
     assert_gradescope_schema(results)
     tests = {t["name"].split(":")[0]: t for t in results["tests"]}
@@ -88,6 +90,7 @@ def test_a_simulated_gradescope_run_writes_results_in_its_schema(tmp_path):
     assert tests["run_part1_train"]["status"] == "failed" and "not found" in tests["run_part1_train"]["output"]
     assert tests["run_part1_train"]["max_score"] == 0
     assert "peak memory" in results["output"] and "Missing from the deliverables" in results["output"]
+    assert "graded lastname_assignment2/lastname_assignment_2/" in results["output"]
 
 
 def test_a_crash_of_the_kit_still_writes_a_results_file(tmp_path, monkeypatch):
