@@ -171,7 +171,9 @@ def collect_part2_train(ctx: Context) -> None:
     args = run.args
     put_table(ctx, "part2_hyperparameters.md", markdown_table(
         ["flag", "value"], [[f"`--{k}`", _flag_value(v)] for k, v in args.items() if k not in BOOKKEEPING]))
-    values = {f"part2.arg_{key}": _flag_value(value) for key, value in args.items()}
+    # part2/train.py trains with Adam on random windows; it no longer has these two flags
+    values = {f"part2.arg_{key}": _flag_value(value)
+              for key, value in {"optimizer": "adam", "carry_state": False, **args}.items()}
     values.update(run.numbers("part2"))
     values.update({
         "part2.book": Path(args.get("txt_file") or str(args.get("book"))).name,
