@@ -18,6 +18,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -109,6 +110,8 @@ def unpack(archive: Path, target: Path, budget: Budget | None = None, depth: int
                     destination.unlink()
     except zipfile.BadZipFile as exc:
         raise GradingError(f"{label}: not a readable zip file ({exc})") from None
+    except (RuntimeError, NotImplementedError, EOFError, OSError, zlib.error) as exc:  # encrypted, damaged, odd names
+        raise GradingError(f"{label}: cannot be unpacked ({' '.join(str(exc).split())[:200]})") from None
 
 
 def _copy_limited(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, budget: Budget,

@@ -333,3 +333,12 @@ def test_a_folder_holding_only_a_students_zip_is_unpacked(tmp_path):
     alice, bob = subs
     assert (alice.name, alice.files, bob.path) == ("alice", ["smith_assignment2.zip"], tmp_path / "submissions/bob")
     assert intake.find_roots(alice.path) == [alice.path / "smith_assignment2/lastname_assignment_2"]
+
+
+def test_a_damaged_zip_is_refused_in_one_line(tmp_path):
+    archive = write_zip(tmp_path / "x.zip", {"part1/dataset.py": b"x = 1\n" * 1000})
+    data = bytearray(archive.read_bytes())
+    data[60:80] = b"\xff" * 20  # the compressed bytes (after the 46-byte header): inflating or the CRC fails
+    archive.write_bytes(bytes(data))
+    with pytest.raises(GradingError, match="x.zip: (cannot be unpacked|not a readable zip file)"):
+        intake.unpack(archive, tmp_path / "out")
