@@ -103,7 +103,7 @@ def test_a_required_skeleton_flag_gets_its_default_and_an_unknown_one_is_named(m
     model = construct(Flagged, {"seq_length": 5, "lstm_num_hidden": 8}, part="part2")
     assert model.keep == 1.0 and "requires dropout_keep_prob" in common.given_note()
     with pytest.raises(CheckFailed, match="it also requires dropout_keep_prob, which the skeleton's"):
-        construct(Flagged, {"seq_length": 5, "lstm_num_hidden": 8}, part="part1")  # not a part-1 flag
+        construct(Flagged, {"seq_length": 5, "lstm_num_hidden": 8})  # a dataset: no flags
     positional = construct(Flagged, {"a": 5, "b": 8}, part="part2")  # other names: by position
     assert positional.keep == 1.0
 

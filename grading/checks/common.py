@@ -120,8 +120,8 @@ def construct(cls: type, arguments: dict, extras: dict | None = None, part: str 
 
     By name when the signature uses all the skeleton's names (then ``extras`` such as a
     ``batch_size`` some students add are passed too, if asked for); else by position. A required
-    argument named after a flag of the part's skeleton ``train.py`` gets that flag's default
-    (recorded in :data:`GIVEN`); any other required argument fails, named.
+    argument named after a flag of the skeleton's ``train.py`` (the part's own first) gets that
+    flag's default (recorded in :data:`GIVEN`); any other required argument fails, named.
     """
     try:
         params = inspect.signature(cls).parameters
@@ -131,7 +131,7 @@ def construct(cls: type, arguments: dict, extras: dict | None = None, part: str 
     by_name = set(arguments) <= set(params)
     named = {k: v for k, v in (extras or {}).items() if k in params} if by_name else {}
     missing = [n for n in _required_beyond(params, arguments, by_name) if n not in named]
-    flags = SKELETON_FLAGS.get(part, {})
+    flags = {**SKELETON_FLAGS["part2" if part == "part1" else "part1"], **SKELETON_FLAGS[part]} if part else {}
     unknown = [n for n in missing if n not in flags]
     if unknown:
         them = "it" if len(unknown) == 1 else "them"
