@@ -160,15 +160,15 @@ def missing(root: Path, whole: Path) -> list[str]:
             lacking.append(f"{part}/")
             continue
         lacking += [f"{part}/{name}" for name in files if not (folder / name).is_file()]
-    if not any(name.lower().endswith(".pdf") for _, _, names in _walk(whole) for name in names):
+    if not any(name.lower().endswith(".pdf") for _, _, names in walk(whole) for name in names):
         lacking.append("report PDF")
     return lacking
 
 
-def _walk(folder: Path):
+def walk(folder: Path):
     """``os.walk`` without hidden folders, caches and ``__MACOSX``."""
     for entry in os.walk(folder):
-        entry[1][:] = [d for d in entry[1] if not d.startswith((".", "__"))]
+        entry[1][:] = sorted(d for d in entry[1] if not d.startswith((".", "__")))
         yield entry
 
 

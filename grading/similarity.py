@@ -13,10 +13,10 @@ import csv
 import hashlib
 import io
 import itertools
-import os
 import tokenize
 from pathlib import Path
 
+from grading.intake import walk
 from grading.report import atomic_write
 
 SKELETON = Path(__file__).with_name("skeleton_lines.txt")
@@ -68,11 +68,7 @@ def own_code(path: Path, skeleton: set[str]) -> list[str]:
 
 
 def python_files(root: Path) -> list[Path]:
-    files = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "__")))
-        files += [Path(folder, n) for n in sorted(names) if n.endswith(".py")]
-    return files
+    return [Path(folder, n) for folder, _, names in walk(root) for n in sorted(names) if n.endswith(".py")]
 
 
 def identical_pairs(roots: dict[str, Path]) -> list[dict]:
