@@ -100,13 +100,28 @@ def test_a_crash_of_the_kit_still_writes_a_results_file(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("a bug in the kit")
     monkeypatch.setattr(gradescope, "grade_submission", crash)
-    results = gradescope.run(root, ROOT / "grading/rubric.toml", deliverables=False)
+    results = gradescope.run(root, ROOT / "grading/rubric.toml", scripts=False)
     assert results == json.loads((root / "results/results.json").read_text(encoding="utf-8"))
     assert results["score"] == 0 and results["tests"] == []
     assert "could not grade this submission: RuntimeError: a bug in the kit (grading kit, " in results["output"]
     monkeypatch.undo()
     results = gradescope.run(root, ROOT / "grading/rubric.toml", only="nonsense")
     assert "'nonsense' matches no check" in results["output"]
+
+
+def test_a_submission_that_hangs_everywhere_still_gets_results_within_the_budget(tmp_path, monkeypatch):
+    root = tmp_path / "autograder"
+    shutil.copytree(STYLE_B, root / "submission")
+    path = root / "submission/part1/vanilla_rnn.py"
+    first = "        x = x.t().unsqueeze(-1)"
+    assert path.read_text(encoding="utf-8").count(first) == 1
+    path.write_text(path.read_text(encoding="utf-8").replace(first, f"        while True: pass\n{first}"), encoding="utf-8")
+    monkeypatch.setattr(gradescope, "BUDGET_SECONDS", 4)
+    monkeypatch.setattr(gradescope, "MIN_CHECK_SECONDS", 1)
+    results = gradescope.run(root, ROOT / "grading/rubric.toml", only="rnn_shapes,rnn_gradients")
+    outputs = [t["output"] for t in results["tests"]]
+    assert outputs[0].startswith("stopped after") and "at part1/vanilla_rnn.py" in outputs[0]
+    assert outputs[1:] == ["not run: the autograder's 4 s were used up"] * 4  # a check and the three scripts
 
 
 def test_a_kit_that_cannot_start_leaves_a_results_file_from_the_script(tmp_path):
