@@ -11,6 +11,7 @@ import torch
 
 from grading.checks import common
 from grading.checks.common import CheckFailed, construct, pick_output
+from tests.conftest import run_script
 from tests.test_grading import FIXTURES, assert_costs_exactly, failed, grade, messages, plant
 
 STYLES = {  # fixture: {check: a fragment of its message}
@@ -113,3 +114,9 @@ def test_the_element_shaped_like_logits_is_picked_and_logits_beat_probabilities(
     assert pick_output((state, logits), lambda t: t.shape == (3, 10)) is logits
     assert pick_output((logits.softmax(-1), logits), lambda t: t.shape == (3, 10)) is logits
     assert pick_output((state,), lambda t: t.shape == (3, 10)) is state  # for the message's shape
+
+
+def test_the_sanity_spread_bench_prints_a_range_per_model():
+    proc = run_script("bench/bench_grading_sanity.py", FIXTURES / "tuple_outputs", "--kinds", "rnn", "--seeds", "0", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "tuple_outputs rnn seed 1: " in proc.stdout and "steps over 2 seeds" in proc.stdout, proc.stdout
