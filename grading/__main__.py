@@ -41,8 +41,9 @@ def _positive(kind):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m grading", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Check a submission of assignment 2 (part1/, part2/ as in the course skeleton), or "
-                    "grade a folder of submissions. Every check runs in its own process on a copy of the "
+        description="Check a submission of assignment 2 (part1/, part2/ as in the course skeleton; a folder "
+                    "or its zip), grade a course's (a folder of them, a Canvas bulk download), or write a "
+                    "Gradescope autograder. Every check runs in its own process on a copy of the "
                     "submission with a time and a memory limit (isolation against accidents, not a "
                     "security sandbox).")
     parser.add_argument("submission", nargs="?", type=Path,
