@@ -115,13 +115,16 @@ def train(config, models=MODELS, weights=None, clock=time.perf_counter):
         optimizer.load_state_dict(state["optimizer"])
         batches.set_state(state["rng"]["batches"])
         torch.set_rng_state(state["rng"]["torch"])
-        step, history, streak, elapsed = state["step"], state["history"], state["streak"], state["elapsed"]
+        step, history = state["step"], state["history"]
+        streak, elapsed = state["streak"], state["elapsed"]
     elif (out / "checkpoint.pt").exists() and not config.overwrite:
-        raise UserError(f"'{out}' already holds a run; pass --resume to continue it, --overwrite to start afresh or another --out_dir")
+        raise UserError(f"'{out}' already holds a run; pass --resume to continue it, --overwrite to "
+                        "start afresh or another --out_dir")
     elif weights is not None:
         model.load_state_dict(weights)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"args": vars(config), "torch": torch.__version__}, indent=2) + "\n")
+    (out / "config.json").write_text(json.dumps({"args": vars(config), "torch": torch.__version__},
+                                                indent=2) + "\n")
 
     dataset = PalindromeDataset(config.input_length + 1, seed=config.seed)
     val_x, val_y = fixed_validation_set(config.input_length + 1, config.eval_size)
@@ -232,13 +235,17 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     config = parser.parse_args(argv)
-    for name in ("input_length", "num_hidden", "batch_size", "train_steps", "eval_every", "eval_size", "test_size"):
-        if getattr(config, name) < (2 if name == "input_length" else 1):
-            parser.error(f"--{name} must be at least {2 if name == 'input_length' else 1}, got {getattr(config, name)}")
+    least = {"input_length": 2, "num_hidden": 1, "batch_size": 1, "train_steps": 1, "eval_every": 1,
+             "eval_size": 1, "test_size": 1}
+    for name, value in least.items():
+        if getattr(config, name) < value:
+            parser.error(f"--{name} must be at least {value}, got {getattr(config, name)}")
     if config.learning_rate <= 0 or config.max_norm <= 0:
         parser.error("--learning_rate and --max_norm must be positive")
-    if config.device not in ("auto", "cpu") and not (config.device.startswith("cuda") and torch.cuda.is_available()):
-        parser.error(f"--device {config.device}: CUDA is not available here (or unknown device); use auto or cpu")
+    cuda = config.device.startswith("cuda") and torch.cuda.is_available()
+    if config.device not in ("auto", "cpu") and not cuda:
+        parser.error(f"--device {config.device}: CUDA is not available here (or unknown device); "
+                     "use auto or cpu")
     config.out_dir = config.out_dir or str(Path("results") / "part1" / (
         f"{config.model_type}_T{config.input_length}_d{config.input_dim}_s{config.seed}"))
     return config
