@@ -105,7 +105,8 @@ def with_initial_states(kind: str, candidates: list[Candidate], states: list[str
         return candidates
     result = []
     for roles in _state_roles(kind, states):
-        note = "; " + ", ".join(f"the learnable {roles[role]} as {role[0]}(0)" for role in ("h0", "c0") if role in roles)
+        note = "; " + ", ".join(f"the learnable {roles[role]} as {role[0]}(0)"
+                                for role in ("h0", "c0") if role in roles)
         for candidate in candidates:
             def build(P, candidate=candidate, roles=roles):
                 return {**candidate.build(P), **{role: P[name].reshape(-1) for role, name in roles.items()}}
