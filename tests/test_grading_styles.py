@@ -63,6 +63,11 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
                               ("part1/vanilla_rnn.py", "self.b_p = nn", "self.b_y = nn"),
                               ("part1/vanilla_rnn.py", "h @ self.W_ph + self.b_p", "h @ self.W_hy + self.b_y")],
         "rnn_parity", {}),
+    "a learnt h0 beside parameters matched by shape": (
+        "fused_gates", [("part1/vanilla_rnn.py", "self.by = nn.Parameter(torch.zeros(num_classes))",
+                         "self.by = nn.Parameter(torch.zeros(num_classes))\n        self.h0 = nn.Parameter(torch.zeros(num_hidden))"),
+                        ("part1/vanilla_rnn.py", "h = x.new_zeros(x.size(0), self.hidden)", "h = self.h0.expand(x.size(0), -1)")],
+        "rnn_parity,rnn_param_count", {}),
     "input and forget gates swapped": (
         "mixed_orientation", [("part1/lstm.py", "c = g * i + c * f", "c = g * f + c * i")], "lstm_parity",
         {"lstm_parity": "they match the equations with the input and forget gates swapped"}),
@@ -74,7 +79,8 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
         {"text_model_shapes": "it also requires keep, which the skeleton's constructor does not have",
          "rnn_builds": "it also requires num_layers, which the skeleton's constructor does not have"}),
 }
-NOTES = {"h_0 and c_0 used the other way round": ("lstm_parity", "the learnable c_0 as h(0), the learnable h_0 as c(0)"),
+NOTES = {"a learnt h0 beside parameters matched by shape": ("rnn_parity", "weights stored (in, out); the learnable h0 as h(0)"),
+         "h_0 and c_0 used the other way round": ("lstm_parity", "the learnable c_0 as h(0), the learnable h_0 as c(0)"),
          "other names, orientation per matrix": ("rnn_parity", "W_hy = W_ph, b_y = b_p), weights stored (in, out), "
                                                                "W_hx (out, in)")}
 
