@@ -76,7 +76,11 @@ def read_marks(path: Path, questions: list[Question]) -> tuple[dict[str, dict], 
     if not path.exists():
         return {}, []
     with open(path, encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    if "submission" not in (reader.fieldnames or []):
+        raise GradingError(f"{path}: no 'submission' column in its first line (saved with ';' instead of ','? "
+                           "save it as comma-separated CSV)")
     wanted = {q.key: q for q in written_questions(questions)}
     marks = {}
     for row in rows:

@@ -222,6 +222,9 @@ def test_a_mark_above_the_question_is_a_one_line_error(tmp_path):
     marks.write_text("submission,student,user_id,1.1\nalice,,,good\n", encoding="utf-8")
     with pytest.raises(GradingError, match="'good' is not a number"):
         read_marks(marks, QUESTIONS)
+    marks.write_text("submission;student;user_id;1.1\nalice;;;8\n", encoding="utf-8")  # a spreadsheet's ';'
+    with pytest.raises(GradingError, match="no 'submission' column"):
+        read_marks(marks, QUESTIONS)
 
 
 def test_the_default_rubric_has_the_assignments_points():
