@@ -227,7 +227,7 @@ def _student_from_canvas(files: list[dict], open_file, target: Path) -> Submissi
             else:
                 budget.spend(destination.stat().st_size, f["name"])
     except GradingError as exc:
-        sub.problem = str(exc)
+        _refuse(sub, exc)
     return sub
 
 
@@ -238,6 +238,22 @@ def _fresh(folder: Path) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     return folder
+
+
+def _refuse(sub: Submission, exc: GradingError) -> None:
+    """An archive refused: nothing half-unpacked is graded, nor left on the disk."""
+    sub.problem = str(exc)
+    sub.path = _fresh(sub.path)
+
+
+def _student_zip(archive: Path, work_dir: Path) -> Submission:
+    sub = Submission(name=archive.stem, path=_fresh(work_dir / archive.stem), student=archive.stem,
+                     files=[archive.name])
+    try:
+        unpack(archive, sub.path)
+    except GradingError as exc:
+        _refuse(sub, exc)
+    return sub
 
 
 def submissions_from(source: Path, work_dir: Path) -> tuple[list[Submission], list[str]]:
@@ -252,13 +268,7 @@ def submissions_from(source: Path, work_dir: Path) -> tuple[list[Submission], li
             names = [i.filename for i in zipped.infolist() if not i.is_dir()]
             if _is_canvas(names) and all("/" not in n for n in names):
                 return _from_canvas(names, zipped.open, work_dir)
-        target = _fresh(work_dir / source.stem)
-        sub = Submission(name=source.stem, path=target, student=source.stem, files=[source.name])
-        try:
-            unpack(source, target)
-        except GradingError as exc:
-            sub.problem = str(exc)
-        return [sub], []
+        return [_student_zip(source, work_dir)], []
     if holds_parts(source):
         raise GradingError(f"'{source}' holds the parts itself: grade it without --batch, or pass the "
                            f"folder that holds one folder per student")
@@ -274,16 +284,11 @@ def submissions_from(source: Path, work_dir: Path) -> tuple[list[Submission], li
             try:
                 sub.path, sub.files = open_folder(entry, work_dir / entry.name)
             except GradingError as exc:
-                sub.problem = str(exc)
+                sub.path = work_dir / entry.name
+                _refuse(sub, exc)
             subs.append(sub)
         elif entry.suffix.lower() == ".zip":
-            target = _fresh(work_dir / entry.stem)
-            sub = Submission(name=entry.stem, path=target, student=entry.stem, files=[entry.name])
-            try:
-                unpack(entry, target)
-            except GradingError as exc:
-                sub.problem = str(exc)
-            subs.append(sub)
+            subs.append(_student_zip(entry, work_dir))
     if not subs:
         raise GradingError(f"no submission folders or zips in '{source}'")
     return subs, []

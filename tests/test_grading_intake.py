@@ -175,6 +175,7 @@ def test_a_canvas_bulk_zip_gives_one_row_per_student(tmp_path):
     assert "report PDF" in bob["missing"]
     assert carol["palindromes"] == "0" and "part1/;" in carol["missing"] and "report PDF" not in carol["missing"]
     assert "a zip bomb?" in dave["missing"] and "points outside the folder" in eve["missing"]
+    assert not any((out / "unpacked/kimdave_104").iterdir())  # nothing half-unpacked is graded or kept
     assert not (tmp_path / "evil.py").exists() and not (out / "evil.py").exists()
     bob_json = json.loads((out / "jonesbob_102.json").read_text(encoding="utf-8"))
     assert "part_1/ read as part1/" in bob_json["note"]
