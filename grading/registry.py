@@ -56,4 +56,3 @@ CHECKS: tuple[Check, ...] = (
 )
 
 BY_NAME = {check.name: check for check in CHECKS}
-
