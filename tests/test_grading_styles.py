@@ -58,8 +58,10 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
     "h_0 and c_0 used the other way round": (  # only names: mapped the other way, no cost
         "learnable_h0", [("part1/lstm.py", "h, c = self.h_0, self.c_0", "h, c = self.c_0, self.h_0")],
         "lstm_parity", {}),
-    "other names, orientation per matrix": (  # matched by shape: W_hy (H, C) beside W_hx (H, D)
-        "mixed_orientation", [("part1/vanilla_rnn.py", "self.W_ph = nn", "self.W_hy = nn"),
+    "other names, orientation per matrix": (  # matched by shape: W_hy (H, C) beside W_in (H, D)
+        "mixed_orientation", [("part1/vanilla_rnn.py", "self.W_hx = nn", "self.W_in = nn"),
+                              ("part1/vanilla_rnn.py", "@ self.W_hx.T", "@ self.W_in.T"),
+                              ("part1/vanilla_rnn.py", "self.W_ph = nn", "self.W_hy = nn"),
                               ("part1/vanilla_rnn.py", "self.b_p = nn", "self.b_y = nn"),
                               ("part1/vanilla_rnn.py", "h @ self.W_ph + self.b_p", "h @ self.W_hy + self.b_y")],
         "rnn_parity", {}),
@@ -68,6 +70,10 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
                          "self.by = nn.Parameter(torch.zeros(num_classes))\n        self.h0 = nn.Parameter(torch.zeros(num_hidden))"),
                         ("part1/vanilla_rnn.py", "h = x.new_zeros(x.size(0), self.hidden)", "h = self.h0.expand(x.size(0), -1)")],
         "rnn_parity,rnn_param_count", {}),
+    "the LSTM's readout under other names": (  # the cell named as in the assignment, W_out and b_out by shape
+        "mixed_orientation", [("part1/lstm.py", "self.W_ph = nn", "self.W_out = nn"), ("part1/lstm.py", "self.b_p = nn", "self.b_out = nn"),
+                              ("part1/lstm.py", "h @ self.W_ph + self.b_p", "h @ self.W_out + self.b_out")],
+        "lstm_parity", {}),
     "input and forget gates swapped": (
         "mixed_orientation", [("part1/lstm.py", "c = g * i + c * f", "c = g * f + c * i")], "lstm_parity",
         {"lstm_parity": "they match the equations with the input and forget gates swapped"}),
@@ -79,10 +85,12 @@ BUGS = {  # fixture, edits, the checks run, the checks that must fail with a fra
         {"text_model_shapes": "it also requires keep, which the skeleton's constructor does not have",
          "rnn_builds": "it also requires num_layers, which the skeleton's constructor does not have"}),
 }
-NOTES = {"a learnt h0 beside parameters matched by shape": ("rnn_parity", "weights stored (in, out); the learnable h0 as h(0)"),
+NOTES = {"the LSTM's readout under other names": ("lstm_parity", "W_gx, W_ix, W_fx, W_ox (out, in) as in the "
+                                                                "equations; W_out = W_ph, b_out = b_p by shape"),
+         "a learnt h0 beside parameters matched by shape": ("rnn_parity", "weights stored (in, out); the learnable h0 as h(0)"),
          "h_0 and c_0 used the other way round": ("lstm_parity", "the learnable c_0 as h(0), the learnable h_0 as c(0)"),
          "other names, orientation per matrix": ("rnn_parity", "W_hy = W_ph, b_y = b_p), weights stored (in, out), "
-                                                               "W_hx (out, in)")}
+                                                               "W_in (out, in)")}
 
 
 @pytest.mark.parametrize("bug", BUGS)

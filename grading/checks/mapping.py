@@ -8,7 +8,8 @@ shapes. The candidates, tried in this order:
 * by the assignment's names: the last part of a dotted name counts, case and underscores are
   ignored and so is the order of the two letters after ``W`` (``W_xh`` is ``W_hx``); each matrix
   stored (out, in) as in the equations or (in, out), as its shape tells (a square one, which its
-  shape cannot tell, is tried both ways: ``h @ W_hh`` beside ``x @ W_hx.T`` is common);
+  shape cannot tell, is tried both ways: ``h @ W_hh`` beside ``x @ W_hx.T`` is common); a readout
+  named otherwise (``W_out``, ``b_y``) is the one parameter left of its shape;
 * else by shape, for parameters named otherwise: the gates fused in one ``(4H, D)`` and one
   ``(4H, H)`` matrix, or in one ``(4H, D + H)`` matrix on ``[x, h]`` or ``[h, x]``; a ParameterList
   counts as its pieces stacked; one bias per gate, or two summed (as ``nn.LSTMCell`` keeps); every
@@ -134,13 +135,28 @@ def _orientation_label(transposed: dict, found: dict, square: list) -> str:
     return f"{label}, {which} {ORIENTATIONS[not usual]}"
 
 
+def _readout_by_shape(kind: str, params: dict, sizes: tuple) -> dict:
+    """``W_ph`` and ``b_p`` under other names (``W_out``, ``b_y``) beside the cell's named as in the
+    assignment: the one parameter left of each shape."""
+    found = by_name(kind, params)
+    if set(NAMES[kind]) - set(found) - {"W_ph", "b_p"}:
+        return {}
+    D, H, C = sizes
+    left = {n: p for n, p in params.items() if n not in found.values() and n not in initial_states(kind, params, H)}
+    fits = {"W_ph": [n for n, p in left.items() if tuple(p.shape) in ((C, H), (H, C))],
+            "b_p": [n for n, p in left.items() if p.numel() == C and max(p.shape, default=1) == C]}
+    return {name: fits[name][0] for name in ("W_ph", "b_p") if name not in found and len(fits[name]) == 1}
+
+
 def named_candidates(kind: str, params: dict, sizes: tuple) -> list[Candidate]:
     """By the assignment's names; each matrix stored (out, in) or (in, out), which its shape tells
     except for a square one (``h @ W_hh`` beside ``x @ W_hx.T``): those are tried alike, then in
     every combination."""
-    found = by_name(kind, params)
+    readout = _readout_by_shape(kind, params, sizes)
+    found = {**by_name(kind, params), **readout}
     if len(found) < len(NAMES[kind]):
         return []
+    by_shape = f"; {', '.join(f'{source} = {name}' for name, source in readout.items())} by shape" if readout else ""
     shapes = {name: target_shape(name, *sizes) for name in found}
     options = {name: _orientations(params[source], shapes[name]) for name, source in found.items()}
     if not all(options.values()):
@@ -157,7 +173,7 @@ def named_candidates(kind: str, params: dict, sizes: tuple) -> list[Candidate]:
         def build(P, transposed=transposed):
             return {name: (P[source].t() if transposed.get(name) else P[source]).reshape(shapes[name])
                     for name, source in found.items()}
-        candidates.append(Candidate(_orientation_label(transposed, found, square), build))
+        candidates.append(Candidate(_orientation_label(transposed, found, square) + by_shape, build))
     return with_initial_states(kind, candidates, initial_states(kind, params, sizes[1]))
 
 
