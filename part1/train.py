@@ -70,12 +70,12 @@ def evaluate(model, digits, targets, input_dim, device, chunk=2500):
     return loss / len(targets), correct / len(targets)
 
 
-def load_checkpoint(path, config, device):
+def load_checkpoint(path, config):
     """A part-1 checkpoint or model.pt saved for the same architecture as ``config``."""
     if not path.exists():
         raise UserError(f"no checkpoint at '{path}'; train without --resume first (same --out_dir)")
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # the RNG states stay on the CPU
     except Exception as exc:  # a truncated or foreign file: whatever torch.load raised
         raise UserError(f"cannot read '{path}' ({type(exc).__name__}); it is not a part-1 checkpoint") from None
     if not (isinstance(state, dict) and isinstance(state.get("config"), dict) and "model" in state
@@ -108,7 +108,7 @@ def train(config, models=MODELS, weights=None, clock=time.perf_counter):
     batches = torch.Generator().manual_seed(config.seed)  # draws the training batches
     step, history, streak, elapsed = 0, [], 0, 0.0  # elapsed: training seconds of earlier sessions
     if config.resume:
-        state = load_checkpoint(out / "checkpoint.pt", config, device)
+        state = load_checkpoint(out / "checkpoint.pt", config)
         if "optimizer" not in state:
             raise UserError(f"'{out / 'checkpoint.pt'}' holds no training state; it cannot be resumed")
         model.load_state_dict(state["model"])
