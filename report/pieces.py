@@ -87,7 +87,8 @@ def study_cmds(piece: str, *variant) -> Callable[[Context], list]:
     ``--baseline``) and the mode's budget, into the piece's cache folder."""
     def commands(ctx: Context) -> list:
         workers = ["--workers", ctx.workers] if ctx.workers > 1 else []
-        return [["experiments/length_study.py", *variant, "--models", "RNN", "LSTM", "--out_dir",
+        # RNN and LSTM only (the report's series); a variant's own --models comes later and wins
+        return [["experiments/length_study.py", "--models", "RNN", "LSTM", *variant, "--out_dir",
                  ctx.cache(piece), "--device", "cpu",
                  *ctx.cfg[piece], *workers]]
     return commands

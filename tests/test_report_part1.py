@@ -83,3 +83,20 @@ def test_curve_descriptions():
     assert (sig(1.4214, True), sig(51.08, False), sig(0.0999, False)) == ("1.5", "51", "0.099")
     assert shape([4.0, 1.0, 0.5, 1.0, 3.0]).startswith(
         "is U-shaped: its minimum, 0.5, is at $t$ = 3")
+
+
+def test_study_pieces_train_only_the_models_the_report_draws(tmp_path):
+    """The study trains every model of MODELS by default; the report's pieces ask for RNN and LSTM
+    (the curriculum for the RNN alone), the series of the committed report."""
+    from experiments.length_study import main as study_main  # noqa: F401 (the script the pieces run)
+    from report.pieces import MODES, PIECES
+    from report.store import Context
+
+    ctx = Context(out=tmp_path, mode="full", cfg=MODES["full"])
+    for name, models in (("length_study", ["RNN", "LSTM"]), ("baseline", ["RNN", "LSTM"]),
+                         ("curriculum", ["RNN"])):
+        (cmd,) = next(p for p in PIECES if p.name == name).commands(ctx)
+        cmd = [str(a) for a in cmd]
+        last = len(cmd) - 1 - cmd[::-1].index("--models")  # argparse keeps the last one given
+        assert cmd[0] == "experiments/length_study.py"
+        assert cmd[last + 1:last + 1 + len(models)] == models and not cmd[last + 1 + len(models)].isalpha()
