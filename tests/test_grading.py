@@ -67,6 +67,21 @@ def plant(root: Path, relative: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def assert_edit_costs(tmp_path: Path, fixture: str, edits, only: str, expected: dict[str, str],
+                      note: tuple[str, str] | None = None) -> None:
+    """A copy of ``fixture`` with ``edits`` planted costs exactly ``expected``; ``note``: (check,
+    fragment) the report must say of it."""
+    root = tmp_path / "submission"
+    shutil.copytree(FIXTURES / fixture, root)
+    for edit in edits:
+        plant(root, *edit)
+    result = grade(root, only=only)
+    assert_costs_exactly(result, expected)
+    if note:
+        name, fragment = note
+        assert fragment in messages(result)[name]
+
+
 LINEAR_READOUT = [
     ("part1/vanilla_rnn.py", "self.W_ph = nn.Parameter(torch.empty(K, n, device=device).uniform_(-bound, bound))",
      "self.readout = nn.Linear(n, K, device=device)\n        self.W_ph = self.readout.weight"),
@@ -181,16 +196,7 @@ FIXTURE_NOTES = {  # what the report says of the edits that cost nothing
 
 @pytest.mark.parametrize("bug", FIXTURE_BUGS)
 def test_an_edit_of_another_style_costs_exactly_the_checks_it_breaks(tmp_path, bug):
-    fixture, edits, only, expected = FIXTURE_BUGS[bug]
-    root = tmp_path / "submission"
-    shutil.copytree(FIXTURES / fixture, root)
-    for edit in edits:
-        plant(root, *edit)
-    result = grade(root, only=only)
-    assert_costs_exactly(result, expected)
-    if bug in FIXTURE_NOTES:
-        name, fragment = FIXTURE_NOTES[bug]
-        assert fragment in messages(result)[name]
+    assert_edit_costs(tmp_path, *FIXTURE_BUGS[bug], note=FIXTURE_NOTES.get(bug))
 
 
 CRASHES = {  # a first statement for the RNN's forward, and what the report must say

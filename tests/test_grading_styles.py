@@ -4,7 +4,6 @@ report must say of the style, and an edit of it that plants a bug costs exactly 
 """
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ import torch
 from grading.checks import common
 from grading.checks.common import CheckFailed, construct, pick_output
 from tests.conftest import run_script
-from tests.test_grading import FIXTURES, assert_costs_exactly, failed, grade, messages, plant
+from tests.test_grading import FIXTURES, assert_edit_costs, failed, grade, messages
 
 STYLES = {  # fixture: {check: a fragment of its message}
     "logits_bvt": {"text_model_shapes": "logits (B, V, T), as nn.CrossEntropyLoss takes, causal in time"},
@@ -95,16 +94,7 @@ NOTES = {"the LSTM's readout under other names": ("lstm_parity", "W_gx, W_ix, W_
 
 @pytest.mark.parametrize("bug", BUGS)
 def test_a_bug_in_a_style_costs_exactly_the_checks_it_breaks(tmp_path, bug):
-    fixture, edits, only, expected = BUGS[bug]
-    root = tmp_path / "submission"
-    shutil.copytree(FIXTURES / fixture, root)
-    for edit in edits:
-        plant(root, *edit)
-    result = grade(root, only=only)
-    assert_costs_exactly(result, expected)
-    if bug in NOTES:
-        name, fragment = NOTES[bug]
-        assert fragment in messages(result)[name]
+    assert_edit_costs(tmp_path, *BUGS[bug], note=NOTES.get(bug))
 
 
 class Flagged(torch.nn.Module):
